@@ -1,0 +1,218 @@
+#include "sn_config.h"
+
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sn_log.h"
+#include "sn_taskconf.h"
+#include "sn_util.h"
+
+void sn_config_init(sn_config *cfg) {
+  memset(cfg, 0, sizeof(*cfg));
+  strcpy(cfg->listen_host, "127.0.0.1");
+  cfg->listen_port = 7700;
+  cfg->log_level = SN_LOG_INFO;
+  cfg->max_message_bytes = 1024 * 1024;
+  cfg->max_tasks = 1000;
+  cfg->max_connections = 1000;
+  cfg->hello_timeout_ms = 5000;
+  cfg->shutdown_timeout_ms = 0; /* 0: derived from the tasks' own escalation times */
+  cfg->task_defaults = json_object();
+  cfg->templates = json_object();
+  cfg->tasks = json_array();
+}
+
+void sn_config_free(sn_config *cfg) {
+  free(cfg->node_id);
+  free(cfg->operator_token);
+  free(cfg->worker_token);
+  json_decref(cfg->exec_allow);
+  json_decref(cfg->task_defaults);
+  json_decref(cfg->templates);
+  json_decref(cfg->tasks);
+  memset(cfg, 0, sizeof(*cfg));
+}
+
+int sn_config_set_listen(sn_config *cfg, const char *hostport, sn_error *err) {
+  const char *colon = strrchr(hostport, ':');
+  const char *host = hostport;
+  size_t hlen;
+  char *end;
+  long port;
+
+  if (colon == NULL)
+    return sn_seterr(err, SN_EBADREQ, "listen must be HOST:PORT, got '%s'", hostport);
+  port = strtol(colon + 1, &end, 10);
+  if (*end != '\0' || colon[1] == '\0' || port < 0 || port > 65535)
+    return sn_seterr(err, SN_EBADREQ, "listen port must be 0..65535, got '%s'", colon + 1);
+  hlen = (size_t)(colon - hostport);
+  if (hlen >= 2 && host[0] == '[' && host[hlen - 1] == ']') {
+    host++;
+    hlen -= 2;
+  }
+  if (hlen >= sizeof(cfg->listen_host))
+    return sn_seterr(err, SN_EBADREQ, "listen host too long");
+  if (hlen == 0) {
+    strcpy(cfg->listen_host, "0.0.0.0");
+  } else {
+    memcpy(cfg->listen_host, host, hlen);
+    cfg->listen_host[hlen] = '\0';
+  }
+  cfg->listen_port = (int)port;
+  return 0;
+}
+
+static int sn__get_uint(const json_t *v, const char *name, uint64_t min, uint64_t max,
+                        uint64_t *out, sn_error *err) {
+  json_int_t n;
+  if (!json_is_integer(v) || (n = json_integer_value(v)) < (json_int_t)min || (uint64_t)n > max)
+    return sn_seterr(err, SN_EBADREQ, "config '%s' must be an integer from %llu to %llu", name,
+                     (unsigned long long)min, (unsigned long long)max);
+  *out = (uint64_t)n;
+  return 0;
+}
+
+static int sn__get_str(const json_t *v, const char *name, char **out, sn_error *err) {
+  if (json_is_null(v)) {
+    free(*out);
+    *out = NULL;
+    return 0;
+  }
+  if (!json_is_string(v) || json_string_length(v) == 0)
+    return sn_seterr(err, SN_EBADREQ, "config '%s' must be a non-empty string", name);
+  free(*out);
+  *out = sn_strdup(json_string_value(v));
+  return 0;
+}
+
+static int sn__get_bool(const json_t *v, const char *name, int *out, sn_error *err) {
+  if (!json_is_boolean(v))
+    return sn_seterr(err, SN_EBADREQ, "config '%s' must be true or false", name);
+  *out = json_is_true(v);
+  return 0;
+}
+
+static int sn__set_json(json_t **slot, const json_t *v, int array, const char *name,
+                        sn_error *err) {
+  if (array ? !json_is_array(v) : !json_is_object(v))
+    return sn_seterr(err, SN_EBADREQ, "config '%s' must be an %s", name,
+                     array ? "array" : "object");
+  json_decref(*slot);
+  *slot = json_deep_copy(v);
+  return 0;
+}
+
+static int sn__check_exec_allow(const json_t *v, sn_error *err) {
+  size_t i;
+  json_t *e;
+  if (!json_is_array(v))
+    return sn_seterr(err, SN_EBADREQ, "config 'exec_allow' must be an array of paths or globs");
+  json_array_foreach(v, i, e) {
+    if (!json_is_string(e) || json_string_value(e)[0] != '/')
+      return sn_seterr(err, SN_EBADREQ, "config 'exec_allow' entries must be absolute paths or globs");
+  }
+  return 0;
+}
+
+/* Checks templates and boot tasks now, so a bad file fails at start-up with a
+ * message naming the entry rather than later. */
+static int sn__check_tasks(const sn_config *cfg, sn_error *err) {
+  const char *name;
+  json_t *t;
+  size_t i;
+  json_object_foreach(cfg->templates, name, t) {
+    if (!json_is_object(t))
+      return sn_seterr(err, SN_EBADREQ, "config template '%s' must be an object", name);
+  }
+  json_array_foreach(cfg->tasks, i, t) {
+    if (!json_is_object(t) || !json_is_string(json_object_get(t, "task_id")))
+      return sn_seterr(err, SN_EBADREQ, "config tasks[%zu] must be an object with a task_id", i);
+  }
+  return 0;
+}
+
+int sn_config_load_json(sn_config *cfg, const json_t *root, sn_error *err) {
+  const char *k;
+  json_t *v;
+  int rc = 0;
+
+  if (!json_is_object(root))
+    return sn_seterr(err, SN_EBADREQ, "config must be a JSON object");
+  json_object_foreach((json_t *)root, k, v) {
+    if (strcmp(k, "listen") == 0)
+      rc = json_is_string(v) ? sn_config_set_listen(cfg, json_string_value(v), err)
+                             : sn_seterr(err, SN_EBADREQ, "config 'listen' must be a string");
+    else if (strcmp(k, "log_level") == 0)
+      rc = json_is_string(v) && (cfg->log_level = sn_log_parse_level(json_string_value(v))) >= 0
+               ? 0
+               : sn_seterr(err, SN_EBADREQ, "config 'log_level' must be error|warn|info|debug");
+    else if (strcmp(k, "node_id") == 0)
+      rc = sn__get_str(v, k, &cfg->node_id, err);
+    else if (strcmp(k, "operator_token") == 0)
+      rc = sn__get_str(v, k, &cfg->operator_token, err);
+    else if (strcmp(k, "worker_token") == 0)
+      rc = sn__get_str(v, k, &cfg->worker_token, err);
+    else if (strcmp(k, "allow_remote") == 0)
+      rc = sn__get_bool(v, k, &cfg->allow_remote, err);
+    else if (strcmp(k, "net_autocreate") == 0)
+      rc = sn__get_bool(v, k, &cfg->net_autocreate, err);
+    else if (strcmp(k, "exec_allow") == 0) {
+      json_decref(cfg->exec_allow);
+      cfg->exec_allow = NULL;
+      rc = json_is_null(v) ? 0 : sn__check_exec_allow(v, err);
+      if (rc == 0 && !json_is_null(v))
+        cfg->exec_allow = json_deep_copy(v);
+    } else if (strcmp(k, "max_message_bytes") == 0)
+      rc = sn__get_uint(v, k, 1024, 256u << 20, &cfg->max_message_bytes, err);
+    else if (strcmp(k, "max_tasks") == 0)
+      rc = sn__get_uint(v, k, 1, 1000000, &cfg->max_tasks, err);
+    else if (strcmp(k, "max_connections") == 0)
+      rc = sn__get_uint(v, k, 1, 1000000, &cfg->max_connections, err);
+    else if (strcmp(k, "hello_timeout_ms") == 0)
+      rc = sn__get_uint(v, k, 1, 3600000, &cfg->hello_timeout_ms, err);
+    else if (strcmp(k, "shutdown_timeout_ms") == 0)
+      rc = sn__get_uint(v, k, 0, 3600000, &cfg->shutdown_timeout_ms, err);
+    else if (strcmp(k, "task_defaults") == 0)
+      rc = sn__set_json(&cfg->task_defaults, v, 0, k, err);
+    else if (strcmp(k, "templates") == 0)
+      rc = sn__set_json(&cfg->templates, v, 0, k, err);
+    else if (strcmp(k, "tasks") == 0)
+      rc = sn__set_json(&cfg->tasks, v, 1, k, err);
+    else if (k[0] == '_')
+      continue; /* "_comment" and friends document the file */
+    else
+      rc = sn_seterr(err, SN_EBADREQ, "unknown config key '%s'", k);
+    if (rc)
+      return rc;
+  }
+  return sn__check_tasks(cfg, err);
+}
+
+int sn_config_load_file(sn_config *cfg, const char *path, sn_error *err) {
+  json_error_t jerr;
+  json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+  int rc;
+  if (root == NULL)
+    return sn_seterr(err, SN_EBADJSON, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+  rc = sn_config_load_json(cfg, root, err);
+  json_decref(root);
+  return rc;
+}
+
+int sn_config_exec_allowed(const sn_config *cfg, const char *exec0) {
+  size_t i;
+  json_t *e;
+  if (cfg->exec_allow == NULL)
+    return 1;
+  /* Without a slash, execvp would search PATH, so the pattern could not
+   * say which file runs: such names are refused when a list is set. */
+  if (exec0[0] != '/')
+    return 0;
+  json_array_foreach(cfg->exec_allow, i, e) {
+    if (fnmatch(json_string_value(e), exec0, FNM_PATHNAME) == 0)
+      return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,41 @@
+/* The node's configuration: defaults, the JSON file, command-line overrides. */
+#ifndef SN_CONFIG_H
+#define SN_CONFIG_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sn_err.h"
+
+typedef struct sn_config {
+  char listen_host[256];
+  int listen_port;
+  int log_level;
+  char *node_id;          /* owned; hostname when unset */
+  char *operator_token;   /* owned, NULL = none */
+  char *worker_token;     /* owned, NULL = none */
+  int allow_remote;
+  json_t *exec_allow;     /* array of patterns, owned, NULL = anything */
+  uint64_t max_message_bytes;
+  uint64_t max_tasks;
+  uint64_t max_connections;
+  uint64_t hello_timeout_ms;
+  uint64_t shutdown_timeout_ms;
+  int net_autocreate;
+  json_t *task_defaults;  /* object, owned */
+  json_t *templates;      /* object of objects, owned */
+  json_t *tasks;          /* array of task objects started at boot, owned */
+} sn_config;
+
+void sn_config_init(sn_config *cfg);
+void sn_config_free(sn_config *cfg);
+/* Reads and validates a JSON config file over the current values. */
+int sn_config_load_file(sn_config *cfg, const char *path, sn_error *err);
+int sn_config_load_json(sn_config *cfg, const json_t *root, sn_error *err);
+/* "HOST:PORT", "[v6]:PORT" or ":PORT". */
+int sn_config_set_listen(sn_config *cfg, const char *hostport, sn_error *err);
+/* True when exec0 is allowed by exec_allow (always true without a list). */
+int sn_config_exec_allowed(const sn_config *cfg, const char *exec0);
+
+#endif

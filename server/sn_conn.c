@@ -1,0 +1,193 @@
+/* Connections: lifetime, the outbound frame queue, and pending replies. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sn_log.h"
+#include "sn_node.h"
+#include "sn_util.h"
+
+/* A client that sends commands and never reads replies is paused at this much
+ * queued output, so the node never buffers without bound for one connection. */
+#define SN_OUTQ_PAUSE_BYTES (4u << 20)
+
+sn_conn *sn_conn_new(sn_node *n, struct lws *wsi, int role) {
+  sn_conn *c = sn_calloc(1, sizeof(*c));
+  c->node = n;
+  c->wsi = wsi;
+  c->refs = 1;
+  c->role = role;
+  sn_buf_init(&c->rx, 0);
+  sn_buf_init(&c->http_resp, LWS_PRE);
+  sn_buf_init(&c->frame, LWS_PRE);
+  sn_list_init(&c->outq);
+  sn_list_init(&c->fetch_link);
+  c->batch = 1;
+  sn_list_push(&n->conns, &c->link);
+  n->nconns++;
+  return c;
+}
+
+void sn_conn_ref(sn_conn *c) { c->refs++; }
+
+static void sn__conn_free(sn_conn *c) {
+  sn_list *pos, *tmp;
+  sn_list_foreach(pos, tmp, &c->outq) {
+    sn_list_remove(pos);
+    free(sn_list_entry(pos, sn_frame, link));
+  }
+  sn_buf_free(&c->rx);
+  sn_buf_free(&c->http_resp);
+  sn_buf_free(&c->frame);
+  json_decref(c->cursors);
+  free(c->upgrade_token);
+  free(c);
+}
+
+void sn_conn_unref(sn_conn *c) {
+  if (--c->refs == 0)
+    sn__conn_free(c);
+}
+
+void sn_conn_detach(sn_conn *c) {
+  if (c->wsi == NULL)
+    return;
+  if (c->role == SN_ROLE_WS_WCH)
+    sn_wch_closed(c);
+  sn_fetch_closed(c);
+  c->wsi = NULL;
+  sn_list_remove(&c->link);
+  c->node->nconns--;
+  sn_node_poke(c->node); /* shutdown waits for connections to go */
+  sn_conn_unref(c);
+}
+
+void sn_conn_send(sn_conn *c, const void *data, size_t len, int binary) {
+  sn_frame *f;
+  if (c->wsi == NULL || c->close_code)
+    return;
+  f = sn_malloc(sizeof(*f) + LWS_PRE + len);
+  f->len = len;
+  f->binary = binary;
+  memcpy(f->buf + LWS_PRE, data, len);
+  sn_list_push(&c->outq, &f->link);
+  c->outq_bytes += len;
+  if (c->outq_bytes > SN_OUTQ_PAUSE_BYTES && !c->rx_paused) {
+    c->rx_paused = 1;
+    lws_rx_flow_control(c->wsi, 0);
+  }
+  lws_callback_on_writable(c->wsi);
+}
+
+void sn_conn_send_json(sn_conn *c, json_t *obj) {
+  char *s = json_dumps(obj, JSON_COMPACT);
+  if (s) {
+    sn_conn_send(c, s, strlen(s), 0);
+    free(s);
+  }
+  json_decref(obj);
+}
+
+void sn_conn_send_error(sn_conn *c, int code, const char *msg, int close_code) {
+  json_t *o = json_pack("{s:s, s:{s:s, s:s}}", "type", "error", "error", "code",
+                        sn_err_name(code), "message", msg);
+  sn_conn_send_json(c, o);
+  if (close_code)
+    sn_conn_close(c, close_code);
+}
+
+void sn_conn_close(sn_conn *c, int close_code) {
+  if (c->wsi == NULL || c->close_code)
+    return;
+  c->close_code = close_code;
+  lws_callback_on_writable(c->wsi);
+}
+
+/* lws 4.1.6 hangs up without the close frame set by lws_close_reason, both
+ * when a WRITEABLE callback returns -1 and on an async kill (measured with
+ * strace). So the node writes the close frame itself, with the opcode lws
+ * uses internally for it (LWS_WRITE_CLOSE, 4, private in 4.1), and hangs up
+ * on the next callback. */
+#define SN_LWS_WRITE_CLOSE ((enum lws_write_protocol)4)
+
+static int sn__write_close(sn_conn *c) {
+  unsigned char buf[LWS_PRE + 2];
+  if (c->close_sent)
+    return -1;
+  c->close_sent = 1;
+  buf[LWS_PRE] = (unsigned char)(c->close_code >> 8);
+  buf[LWS_PRE + 1] = (unsigned char)(c->close_code & 0xff);
+  if (lws_write(c->wsi, buf + LWS_PRE, 2, SN_LWS_WRITE_CLOSE) < 0)
+    return -1;
+  lws_callback_on_writable(c->wsi);
+  return 1;
+}
+
+int sn_conn_write_queued(sn_conn *c) {
+  sn_frame *f;
+  int n;
+  if (sn_list_empty(&c->outq)) {
+    if (c->close_code)
+      return sn__write_close(c);
+    return 0;
+  }
+  f = sn_list_entry(c->outq.next, sn_frame, link);
+  sn_list_remove(&f->link);
+  c->outq_bytes -= f->len;
+  n = lws_write(c->wsi, f->buf + LWS_PRE, f->len, f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+  free(f);
+  if (n < 0)
+    return -1;
+  if (c->rx_paused && c->outq_bytes < SN_OUTQ_PAUSE_BYTES / 2) {
+    c->rx_paused = 0;
+    lws_rx_flow_control(c->wsi, 1);
+  }
+  if (!sn_list_empty(&c->outq) || c->close_code)
+    lws_callback_on_writable(c->wsi);
+  return 1;
+}
+
+/* ---- pending replies ---- */
+
+sn_req *sn_req_new(sn_conn *conn, const json_t *id) {
+  sn_req *r = sn_calloc(1, sizeof(*r));
+  r->conn = conn;
+  sn_conn_ref(conn);
+  r->id = id ? json_deep_copy(id) : NULL;
+  sn_list_init(&r->link);
+  return r;
+}
+
+static void sn__req_send(sn_req *req, int status, json_t *reply) {
+  sn_conn *c = req->conn;
+  if (req->id)
+    json_object_set(reply, "id", req->id);
+  if (c->wsi != NULL) {
+    char *s = json_dumps(reply, JSON_COMPACT);
+    if (c->role == SN_ROLE_HTTP)
+      sn_http_respond(c, status, s, strlen(s));
+    else
+      sn_conn_send(c, s, strlen(s), 0);
+    free(s);
+  }
+  json_decref(reply);
+  sn_list_remove(&req->link);
+  json_decref(req->id);
+  sn_conn_unref(c);
+  free(req);
+}
+
+void sn_req_ok(sn_req *req, json_t *members) {
+  json_t *reply = json_object();
+  json_object_set_new(reply, "ok", json_true());
+  if (members) {
+    json_object_update(reply, members);
+    json_decref(members);
+  }
+  sn__req_send(req, 200, reply);
+}
+
+void sn_req_fail(sn_req *req, int code, const char *msg) {
+  json_t *reply = json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", sn_err_name(code),
+                            "message", msg);
+  sn__req_send(req, sn_err_http(code), reply);
+}

@@ -1,0 +1,386 @@
+/* /m/fetch: data streams to readers. Each connection has a cursor into the
+ * task's queue and the node writes when the socket is writable, building one
+ * frame at a time straight from the items' stored bytes: no per-reader copy of
+ * the queue and never more than one frame buffered per reader. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sn_log.h"
+#include "sn_node.h"
+#include "sn_util.h"
+
+#define SN_FETCH_FRAME_MIN (64 * 1024)
+
+/* ---- frame building ---- */
+
+static void sn__head(sn_buf *b, const char *type, const char *task_id) {
+  sn_buf_reset(b);
+  sn_buf_puts(b, "{\"type\":\"");
+  sn_buf_puts(b, type);
+  sn_buf_puts(b, "\",\"task_id\":\"");
+  sn_buf_puts(b, task_id); /* task ids need no escaping: [A-Za-z0-9_:-] */
+  sn_buf_puts(b, "\"");
+}
+
+static void sn__seq_ts(sn_buf *b, const sn_item *it) {
+  sn_buf_puts(b, "\"seq\":");
+  sn_buf_u64(b, it->seq);
+  sn_buf_puts(b, ",\"ts_ms\":");
+  sn_buf_u64(b, it->ts_ms);
+}
+
+static void sn__gap_frame(sn_buf *b, const char *task_id, const sn_gap *g) {
+  sn__head(b, "gap", task_id);
+  sn_buf_puts(b, ",\"from\":");
+  sn_buf_u64(b, g->from);
+  sn_buf_puts(b, ",\"to\":");
+  sn_buf_u64(b, g->to);
+  sn_buf_puts(b, "}");
+}
+
+static void sn__data_frame(sn_buf *b, const char *task_id, const sn_item *it) {
+  sn__head(b, "data", task_id);
+  sn_buf_puts(b, ",");
+  sn__seq_ts(b, it);
+  if (it->bin) {
+    sn_buf_puts(b, ",\"bin\":true,\"size\":");
+    sn_buf_u64(b, it->len);
+    sn_buf_puts(b, "}");
+    return;
+  }
+  sn_buf_puts(b, ",\"data\":");
+  sn_buf_append(b, it->data, it->len);
+  sn_buf_puts(b, "}");
+}
+
+/* ---- websocket streams ---- */
+
+static int sn__parse_from(const char *v, int all, uint64_t *seq) {
+  char *end;
+  unsigned long long n;
+  if (strcmp(v, "oldest") == 0) {
+    *seq = 0;
+    return 0;
+  }
+  if (strcmp(v, "new") == 0) {
+    *seq = UINT64_MAX;
+    return 0;
+  }
+  if (all || v[0] < '0' || v[0] > '9')
+    return -1;
+  n = strtoull(v, &end, 10);
+  if (*end != '\0' || n == 0)
+    return -1;
+  *seq = n;
+  return 0;
+}
+
+static uint64_t sn__start_cursor(const sn_task *t, uint64_t from) {
+  if (from == 0)
+    return t->queue.first_seq;
+  if (from == UINT64_MAX)
+    return t->queue.next_seq;
+  return from;
+}
+
+int sn_fetch_ws_open(sn_conn *c, const char *task_id) {
+  sn_node *n = c->node;
+  char v[64];
+  uint64_t from = 0;
+  sn_task *t = NULL;
+  sn_list *pos, *tmp;
+
+  if (sn_http_query(c, "from", v, sizeof(v)) && sn__parse_from(v, task_id == NULL, &from)) {
+    sn_conn_send_error(c, SN_EBADREQ,
+                       task_id ? "query 'from' must be oldest, new or a seq >= 1" : "query 'from' must be oldest or new",
+                       LWS_CLOSE_STATUS_POLICY_VIOLATION);
+    return SN_EBADREQ;
+  }
+  if (sn_http_query(c, "batch", v, sizeof(v))) {
+    long b = strtol(v, NULL, 10);
+    if (b < 1 || b > 1000) {
+      sn_conn_send_error(c, SN_EBADREQ, "query 'batch' must be 1..1000", LWS_CLOSE_STATUS_POLICY_VIOLATION);
+      return SN_EBADREQ;
+    }
+    c->batch = (int)b;
+  }
+  if (sn_http_query(c, "consume", v, sizeof(v)))
+    c->consume = strcmp(v, "1") == 0 || strcmp(v, "true") == 0;
+  if (task_id == NULL) {
+    c->cursors = json_object();
+    sn_list_foreach(pos, tmp, &n->tasks) {
+      t = sn_list_entry(pos, sn_task, link);
+      json_object_set_new(c->cursors, t->conf.task_id, json_integer((json_int_t)sn__start_cursor(t, from)));
+    }
+    sn_list_push(&n->all_fetchers, &c->fetch_link);
+    lws_callback_on_writable(c->wsi);
+    return 0;
+  }
+  if ((t = sn_node_find(n, task_id)) == NULL || t->removing) {
+    sn_conn_send_error(c, SN_ENOTFOUND, "no such task", LWS_CLOSE_STATUS_POLICY_VIOLATION);
+    return SN_ENOTFOUND;
+  }
+  c->task = t;
+  c->cursor = sn__start_cursor(t, from);
+  sn_list_push(&t->fetchers, &c->fetch_link);
+  sn_log(SN_LOG_DEBUG, t->conf.task_id, "fetcher connected at seq %llu%s", (unsigned long long)c->cursor,
+         c->consume ? " (consume)" : "");
+  lws_callback_on_writable(c->wsi);
+  return 0;
+}
+
+/* Builds the next frame for task t at *cursor into c->frame. Returns 1 when a
+ * frame is ready (c->bin_pending set when a binary frame must follow). */
+static int sn__build(sn_conn *c, sn_task *t, uint64_t *cursor) {
+  sn_gap gap;
+  sn_item *it = sn_queue_peek(&t->queue, cursor, &gap);
+  size_t cap = c->node->cfg->max_message_bytes;
+  int count = 0;
+
+  if (cap < SN_FETCH_FRAME_MIN)
+    cap = SN_FETCH_FRAME_MIN;
+  if (gap.to > gap.from) {
+    sn__gap_frame(&c->frame, t->conf.task_id, &gap);
+    return 1;
+  }
+  if (it == NULL)
+    return 0;
+  if (it->bin || c->batch == 1) {
+    sn__data_frame(&c->frame, t->conf.task_id, it);
+    *cursor = it->seq + 1;
+    count = 1;
+    if (it->bin)
+      c->bin_pending = 1; /* the bytes are copied after the header is written */
+    else if (c->consume)
+      sn_queue_take(&t->queue, it->seq);
+  } else {
+    sn__head(&c->frame, "items", t->conf.task_id);
+    sn_buf_puts(&c->frame, ",\"items\":[");
+    while (it && !it->bin && count < c->batch && (count == 0 || c->frame.len + it->len + 64 <= cap)) {
+      if (count++)
+        sn_buf_puts(&c->frame, ",");
+      sn_buf_puts(&c->frame, "{");
+      sn__seq_ts(&c->frame, it);
+      sn_buf_puts(&c->frame, ",\"data\":");
+      sn_buf_append(&c->frame, it->data, it->len);
+      sn_buf_puts(&c->frame, "}");
+      *cursor = it->seq + 1;
+      if (c->consume)
+        sn_queue_take(&t->queue, it->seq);
+      it = sn_queue_peek(&t->queue, cursor, &gap);
+      if (gap.to > gap.from)
+        break; /* cannot happen within one callback; kept for safety */
+    }
+    sn_buf_puts(&c->frame, "]}");
+  }
+  t->msgs_out += (uint64_t)count;
+  return 1;
+}
+
+/* All-tasks stream: the task whose next item arrived first. */
+static sn_task *sn__pick(sn_conn *c, uint64_t *cursor) {
+  sn_list *pos, *tmp;
+  sn_task *best = NULL;
+  uint64_t best_g = UINT64_MAX, best_cur = 0;
+  sn_list_foreach(pos, tmp, &c->node->tasks) {
+    sn_task *t = sn_list_entry(pos, sn_task, link);
+    json_t *jc = json_object_get(c->cursors, t->conf.task_id);
+    uint64_t cur = jc ? (uint64_t)json_integer_value(jc) : 1;
+    sn_gap gap;
+    sn_item *it = sn_queue_peek(&t->queue, &cur, &gap);
+    if (gap.to > gap.from) {
+      *cursor = gap.from; /* report this gap first */
+      return t;
+    }
+    if (it && it->gseq < best_g) {
+      best = t;
+      best_g = it->gseq;
+      best_cur = cur;
+    }
+  }
+  *cursor = best_cur;
+  return best;
+}
+
+static int sn__write_frame(sn_conn *c, int binary) {
+  int n = lws_write(c->wsi, (unsigned char *)sn_buf_data(&c->frame), c->frame.len,
+                    binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+  return n < 0 ? -1 : 0;
+}
+
+int sn_fetch_writeable(sn_conn *c) {
+  sn_task *t;
+  uint64_t cursor;
+  int built = 0;
+
+  if (c->bin_pending == 2) {
+    c->bin_pending = 0;
+    if (sn__write_frame(c, 1))
+      return -1;
+    lws_callback_on_writable(c->wsi);
+    return 0;
+  }
+  if (!sn_list_empty(&c->outq) || c->close_code)
+    return sn_conn_write_queued(c);
+  if (c->role == SN_ROLE_WS_FETCH) {
+    if ((t = c->task) == NULL)
+      return 0;
+    cursor = c->cursor;
+    built = sn__build(c, t, &cursor);
+    c->cursor = cursor;
+  } else {
+    if ((t = sn__pick(c, &cursor)) == NULL)
+      return 0;
+    built = sn__build(c, t, &cursor);
+    json_object_set_new(c->cursors, t->conf.task_id, json_integer((json_int_t)cursor));
+  }
+  if (!built)
+    return 0;
+  if (sn__write_frame(c, 0))
+    return -1;
+  sn_buf_shrink(&c->frame, 4 * SN_FETCH_FRAME_MIN);
+  if (c->bin_pending) {
+    /* Copy the binary item now: it may be dropped before the next callback. */
+    sn_gap gap;
+    uint64_t seq = cursor - 1;
+    sn_item *it = sn_queue_peek(&t->queue, &seq, &gap);
+    sn_buf_reset(&c->frame);
+    if (it)
+      sn_buf_append(&c->frame, it->data, it->len);
+    if (it && c->consume)
+      sn_queue_take(&t->queue, it->seq);
+    c->bin_pending = 2;
+  }
+  lws_callback_on_writable(c->wsi);
+  return 0;
+}
+
+void sn_fetch_closed(sn_conn *c) {
+  if (sn_list_linked(&c->fetch_link))
+    sn_list_remove(&c->fetch_link);
+  if (c->role != SN_ROLE_WS_WCH)
+    c->task = NULL;
+}
+
+void sn_fetch_end_task(sn_task *t, const char *reason) {
+  sn_list *pos, *tmp;
+  sn_list_foreach(pos, tmp, &t->fetchers) {
+    sn_conn *c = sn_list_entry(pos, sn_conn, fetch_link);
+    sn_list_remove(&c->fetch_link);
+    c->task = NULL;
+    if (c->role == SN_ROLE_HTTP) {
+      sn_http_respond_error(c, SN_ENOTFOUND, "task removed");
+      continue;
+    }
+    sn_conn_send_json(c, json_pack("{s:s, s:s, s:s}", "type", "end", "task_id", t->conf.task_id, "reason", reason));
+    sn_conn_close(c, LWS_CLOSE_STATUS_NORMAL);
+  }
+  sn_list_foreach(pos, tmp, &t->node->all_fetchers) {
+    json_object_del(sn_list_entry(pos, sn_conn, fetch_link)->cursors, t->conf.task_id);
+  }
+}
+
+/* ---- HTTP polling ---- */
+
+static void sn__http_reply(sn_conn *c, sn_task *t) {
+  sn_buf *b = &c->frame;
+  uint64_t cursor = c->poll_from, n = 0;
+  sn_gap gap, g2;
+  sn_item *it = sn_queue_peek(&t->queue, &cursor, &gap);
+
+  sn_buf_reset(b);
+  sn_buf_puts(b, "{\"ok\":true,\"task_id\":\"");
+  sn_buf_puts(b, t->conf.task_id);
+  sn_buf_puts(b, "\",\"items\":[");
+  while (it && n < c->poll_limit) {
+    if (n++)
+      sn_buf_puts(b, ",");
+    sn_buf_puts(b, "{");
+    sn__seq_ts(b, it);
+    if (it->bin) {
+      sn_buf_puts(b, ",\"bin\":true,\"size\":");
+      sn_buf_u64(b, it->len);
+      sn_buf_puts(b, ",\"data\":\"");
+      sn_buf_base64(b, (const unsigned char *)it->data, it->len);
+      sn_buf_puts(b, "\"}");
+    } else {
+      sn_buf_puts(b, ",\"data\":");
+      sn_buf_append(b, it->data, it->len);
+      sn_buf_puts(b, "}");
+    }
+    cursor = it->seq + 1;
+    it = sn_queue_peek(&t->queue, &cursor, &g2);
+  }
+  t->msgs_out += n;
+  sn_buf_puts(b, "],\"next_seq\":");
+  sn_buf_u64(b, cursor);
+  sn_buf_puts(b, ",\"gap\":");
+  if (gap.to > gap.from)
+    sn_buf_printf(b, "{\"from\":%llu,\"to\":%llu}", (unsigned long long)gap.from, (unsigned long long)gap.to);
+  else
+    sn_buf_puts(b, "null");
+  sn_buf_puts(b, "}");
+  sn_http_respond(c, 200, sn_buf_data(b), b->len);
+  sn_buf_reset(b);
+  sn_buf_shrink(b, 4 * SN_FETCH_FRAME_MIN);
+}
+
+static int sn__http_ready(sn_conn *c, sn_task *t) {
+  uint64_t cursor = c->poll_from;
+  sn_gap gap;
+  return sn_queue_peek(&t->queue, &cursor, &gap) != NULL || gap.to > gap.from;
+}
+
+void sn_fetch_http(sn_conn *c, const char *task_id) {
+  sn_task *t = sn_node_find(c->node, task_id);
+  char v[64], *end;
+  unsigned long long wait_ms = 0;
+
+  if (t == NULL || t->removing)
+    return sn_http_respond_error(c, SN_ENOTFOUND, "no such task");
+  c->poll_from = t->queue.first_seq;
+  c->poll_limit = 100;
+  if (sn_http_query(c, "from", v, sizeof(v)) && strcmp(v, "oldest") != 0) {
+    c->poll_from = strtoull(v, &end, 10);
+    if (*end || v[0] < '0' || v[0] > '9' || c->poll_from == 0)
+      return sn_http_respond_error(c, SN_EBADREQ, "query 'from' must be oldest or a seq >= 1");
+  }
+  if (sn_http_query(c, "limit", v, sizeof(v))) {
+    c->poll_limit = strtoull(v, &end, 10);
+    if (*end || v[0] < '0' || v[0] > '9' || c->poll_limit < 1 || c->poll_limit > 10000)
+      return sn_http_respond_error(c, SN_EBADREQ, "query 'limit' must be 1..10000");
+  }
+  if (sn_http_query(c, "wait_ms", v, sizeof(v))) {
+    wait_ms = strtoull(v, &end, 10);
+    if (*end || v[0] < '0' || v[0] > '9' || wait_ms > 300000)
+      return sn_http_respond_error(c, SN_EBADREQ, "query 'wait_ms' must be 0..300000");
+  }
+  if (wait_ms == 0 || sn__http_ready(c, t))
+    return sn__http_reply(c, t);
+  /* Hold the request until an item arrives or the time is up. */
+  c->http_waiting = 1;
+  c->task = t;
+  sn_list_push(&t->fetchers, &c->fetch_link);
+  lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
+  lws_set_timer_usecs(c->wsi, (lws_usec_t)wait_ms * 1000);
+}
+
+static void sn__http_done(sn_conn *c) {
+  sn_task *t = c->task;
+  sn_list_remove(&c->fetch_link);
+  c->task = NULL;
+  c->http_waiting = 0;
+  lws_set_timer_usecs(c->wsi, LWS_SET_TIMER_USEC_CANCEL);
+  sn__http_reply(c, t);
+}
+
+void sn_fetch_http_wake(sn_conn *c) {
+  if (c->http_waiting && c->task && c->wsi && sn__http_ready(c, c->task))
+    sn__http_done(c);
+}
+
+void sn_fetch_http_timeout(sn_conn *c) {
+  if (c->http_waiting && c->task && c->wsi)
+    sn__http_done(c);
+}

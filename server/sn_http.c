@@ -1,0 +1,411 @@
+/* The libwebsockets context on our libuv loop, and the routing of every
+ * request and websocket to its part. All paths go through one protocol
+ * callback: lws picks a ws protocol only from Sec-WebSocket-Protocol, so the
+ * route is taken from the URI. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sn_log.h"
+#include "sn_node.h"
+#include "sn_util.h"
+
+static sn_node *sn__node(struct lws *wsi) {
+  return lws_context_user(lws_get_context(wsi));
+}
+
+int sn_http_query(sn_conn *c, const char *name, char *buf, size_t len) {
+  return sn_http_query_wsi(c->wsi, name, buf, len);
+}
+
+int sn_http_query_wsi(struct lws *wsi, const char *name, char *buf, size_t len) {
+  char frag[512];
+  size_t nl = strlen(name);
+  for (int i = 0;; i++) {
+    int n = lws_hdr_copy_fragment(wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i);
+    if (n < 0)
+      return 0;
+    if ((size_t)n > nl && strncmp(frag, name, nl) == 0 && frag[nl] == '=') {
+      snprintf(buf, len, "%s", frag + nl + 1);
+      return 1;
+    }
+    if ((size_t)n == nl && strcmp(frag, name) == 0) {
+      buf[0] = '\0';
+      return 1;
+    }
+  }
+}
+
+/* Builds status line, headers and body in one buffer. For HTTP/1 one write
+ * carries it all (as lws_return_http_status does), with our JSON body. */
+static int sn__build_response(struct lws *wsi, sn_buf *out, int status, const char *body, size_t len) {
+  unsigned char hdr[512], *p = hdr, *end = hdr + sizeof(hdr);
+  char clen[24];
+  int n = snprintf(clen, sizeof(clen), "%zu", len);
+
+  if (lws_add_http_header_status(wsi, (unsigned int)status, &p, end) ||
+      lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, (unsigned char *)"application/json", 16, &p, end) ||
+      lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, (unsigned char *)clen, n, &p, end) ||
+      lws_add_http_header_by_name(wsi, (unsigned char *)"cache-control:", (unsigned char *)"no-store", 8, &p, end) ||
+      lws_finalize_http_header(wsi, &p, end))
+    return -1;
+  sn_buf_reset(out);
+  sn_buf_append(out, hdr, (size_t)(p - hdr));
+  sn_buf_append(out, body, len);
+  return 0;
+}
+
+void sn_http_respond(sn_conn *c, int status, const char *body, size_t len) {
+  if (c->wsi == NULL || c->http_resp_ready)
+    return;
+  if (sn__build_response(c->wsi, &c->http_resp, status, body, len) != 0)
+    return;
+  c->http_resp_ready = 1;
+  c->http_waiting = 0;
+  lws_callback_on_writable(c->wsi);
+}
+
+static char *sn__error_body(int code, const char *msg) {
+  json_t *o = json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", sn_err_name(code), "message", msg);
+  char *s = json_dumps(o, JSON_COMPACT);
+  json_decref(o);
+  return s;
+}
+
+void sn_http_respond_error(sn_conn *c, int code, const char *msg) {
+  char *s = sn__error_body(code, msg);
+  sn_http_respond(c, sn_err_http(code), s, strlen(s));
+  free(s);
+}
+
+/* Answers right away, inside the current callback: used to refuse an upgrade
+ * (lws then completes the transaction itself) and for HTTP status codes that
+ * are not protocol errors (405, 411). */
+static int sn__respond_now(struct lws *wsi, int status, int code, const char *msg) {
+  sn_buf b;
+  char *s = sn__error_body(code, msg);
+  int rc = -1;
+  sn_buf_init(&b, LWS_PRE);
+  if (sn__build_response(wsi, &b, status, s, strlen(s)) == 0 &&
+      lws_write(wsi, (unsigned char *)sn_buf_data(&b), b.len, LWS_WRITE_HTTP) == (int)b.len)
+    rc = 0;
+  sn_buf_free(&b);
+  free(s);
+  return rc;
+}
+
+static int sn__is_loopback(struct lws *wsi) {
+  char peer[128];
+  if (lws_get_peer_simple(wsi, peer, sizeof(peer)) == NULL)
+    return 0;
+  return strncmp(peer, "127.", 4) == 0 || strcmp(peer, "::1") == 0 ||
+         strncmp(peer, "::ffff:127.", 11) == 0;
+}
+
+/* The operator token from "Authorization: Bearer X" or ?token=X. */
+static int sn__token(struct lws *wsi, char *buf, size_t len) {
+  char auth[600];
+  if (lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION) > 0) {
+    if (strncasecmp(auth, "Bearer ", 7) == 0) {
+      size_t n = strnlen(auth + 7, len - 1); /* a longer token cannot match anyway */
+      memcpy(buf, auth + 7, n);
+      buf[n] = '\0';
+      return 1;
+    }
+  }
+  return sn_http_query_wsi(wsi, "token", buf, len);
+}
+
+/* Checks exposure, limits and auth common to every request. Returns 0 or an
+ * error code with msg filled. */
+static int sn__admit(sn_node *n, struct lws *wsi, const char *path, int new_conn, sn_error *err) {
+  char tok[512];
+  if (!n->cfg->allow_remote && n->cfg->operator_token == NULL && !sn__is_loopback(wsi))
+    return sn_seterr(err, SN_EUNAUTH, "remote peers are refused: set operator_token or allow_remote");
+  if (n->shutting_down)
+    return sn_seterr(err, SN_EUNAVAIL, "the node is shutting down");
+  if (new_conn && n->nconns >= n->cfg->max_connections)
+    return sn_seterr(err, SN_EUNAVAIL, "max_connections (%llu) reached",
+                     (unsigned long long)n->cfg->max_connections);
+  if (strncmp(path, "/m/", 3) == 0 && n->cfg->operator_token) {
+    if (!sn__token(wsi, tok, sizeof(tok)) || !sn_secret_eq(tok, n->cfg->operator_token))
+      return sn_seterr(err, SN_EUNAUTH, "missing or wrong operator token");
+  }
+  return 0;
+}
+
+static int sn__route_ws(const char *path) {
+  if (strcmp(path, "/m/cmd") == 0)
+    return SN_ROLE_WS_CMD;
+  if (strcmp(path, "/m/stat") == 0)
+    return SN_ROLE_WS_STAT;
+  if (strcmp(path, "/m/fetch") == 0 || strcmp(path, "/m/fetch/") == 0)
+    return SN_ROLE_WS_FETCH_ALL;
+  if (strncmp(path, "/m/fetch/", 9) == 0)
+    return SN_ROLE_WS_FETCH;
+  if (strcmp(path, "/w/ch") == 0)
+    return SN_ROLE_WS_WCH;
+  return SN_ROLE_NONE;
+}
+
+static int sn__confirm_upgrade(sn_node *n, struct lws *wsi) {
+  char path[256];
+  sn_error err = {0};
+  int role;
+  if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0)
+    return sn__respond_now(wsi, 404, SN_ENOTFOUND, "no such path") ? -1 : 1;
+  role = sn__route_ws(path);
+  if (role == SN_ROLE_NONE)
+    return sn__respond_now(wsi, 404, SN_ENOTFOUND, "no such path") ? -1 : 1;
+  if (sn__admit(n, wsi, path, 1, &err))
+    return sn__respond_now(wsi, sn_err_http(err.code), err.code, err.msg) ? -1 : 1;
+  if (role == SN_ROLE_WS_FETCH && sn_node_find(n, path + 9) == NULL)
+    return sn__respond_now(wsi, 404, SN_ENOTFOUND, "no such task") ? -1 : 1;
+  return 0;
+}
+
+static void sn__established(sn_node *n, struct lws *wsi, sn_conn **pss) {
+  char path[256] = "", tok[512];
+  int role;
+  sn_conn *c;
+  lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI);
+  role = sn__route_ws(path);
+  c = sn_conn_new(n, wsi, role);
+  *pss = c;
+  switch (role) {
+  case SN_ROLE_WS_FETCH:
+    sn_fetch_ws_open(c, path + 9);
+    break;
+  case SN_ROLE_WS_FETCH_ALL:
+    sn_fetch_ws_open(c, NULL);
+    break;
+  case SN_ROLE_WS_WCH:
+    if (sn__token(wsi, tok, sizeof(tok)))
+      c->upgrade_token = sn_strdup(tok);
+    sn_wch_established(c);
+    break;
+  case SN_ROLE_WS_STAT: {
+    char v[32];
+    c->stat_interval_ms = 1000;
+    if (sn_http_query(c, "interval_ms", v, sizeof(v))) {
+      long ms = strtol(v, NULL, 10);
+      c->stat_interval_ms = ms < 100 ? 100 : (uint64_t)ms;
+    }
+    sn_stat_ws_tick(c);
+    break;
+  }
+  default:
+    break;
+  }
+}
+
+/* Answers an HTTP request at once and ends the transaction. */
+static int sn__refuse(struct lws *wsi, int status, int code, const char *msg) {
+  if (sn__respond_now(wsi, status, code, msg))
+    return -1;
+  return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int sn__http_request(sn_node *n, struct lws *wsi, sn_conn **pss, const char *path) {
+  sn_conn *c = *pss;
+  sn_error err = {0};
+  char clen[32];
+  int post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+  int get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
+
+  if (sn__admit(n, wsi, path, c == NULL, &err))
+    return sn__refuse(wsi, sn_err_http(err.code), err.code, err.msg);
+  if (c == NULL)
+    c = *pss = sn_conn_new(n, wsi, SN_ROLE_HTTP); /* reused for keep-alive requests */
+  c->http_resp_ready = 0;
+  c->http_waiting = 0;
+  sn_buf_reset(&c->rx);
+  snprintf(c->http_path, sizeof(c->http_path), "%s", path);
+  if (strcmp(path, "/m/cmd") == 0) {
+    if (!post)
+      return sn__refuse(wsi, 405, SN_EBADREQ, "use POST for /m/cmd");
+    if (lws_hdr_copy(wsi, clen, sizeof(clen), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+      return sn__refuse(wsi, 411, SN_EBADREQ, "Content-Length is required");
+    c->http_clen = strtoll(clen, NULL, 10);
+    if (c->http_clen < 0 || (uint64_t)c->http_clen > n->cfg->max_message_bytes)
+      return sn__refuse(wsi, 413, SN_ETOOLARGE, "request body exceeds max_message_bytes");
+    if (c->http_clen == 0)
+      sn_cmd_handle(c, "", 0);
+    return 0; /* the body follows */
+  }
+  if (!get)
+    return sn__refuse(wsi, 405, SN_EBADREQ, "method not allowed");
+  if (strcmp(path, "/m/stat") == 0)
+    sn_stat_http(c, NULL);
+  else if (strncmp(path, "/m/stat/", 8) == 0)
+    sn_stat_http(c, path + 8);
+  else if (strncmp(path, "/m/fetch/", 9) == 0 && path[9])
+    sn_fetch_http(c, path + 9);
+  else if (strcmp(path, "/w/ch") == 0 || strcmp(path, "/m/fetch") == 0)
+    sn_http_respond_error(c, SN_EBADREQ, "this path is a websocket endpoint");
+  else
+    sn_http_respond_error(c, SN_ENOTFOUND, "no such path");
+  return 0;
+}
+
+static int sn__http_writeable(sn_conn *c) {
+  int n;
+  if (!c->http_resp_ready)
+    return 0;
+  n = lws_write(c->wsi, (unsigned char *)sn_buf_data(&c->http_resp), c->http_resp.len, LWS_WRITE_HTTP);
+  c->http_resp_ready = 0;
+  sn_buf_reset(&c->http_resp);
+  sn_buf_shrink(&c->http_resp, 65536);
+  if (n < 0)
+    return -1;
+  return lws_http_transaction_completed(c->wsi) ? -1 : 0;
+}
+
+/* Reassembles fragments of one websocket message, within max_message_bytes. */
+static void sn__receive(sn_conn *c, const void *in, size_t len) {
+  struct lws *wsi = c->wsi;
+  int first = lws_is_first_fragment(wsi), final = lws_is_final_fragment(wsi);
+  if (first) {
+    sn_buf_reset(&c->rx);
+    c->rx_binary = lws_frame_is_binary(wsi);
+  }
+  if (c->rx_skip || c->close_code)
+    return;
+  if (c->rx.len + len > c->node->cfg->max_message_bytes) {
+    c->rx_skip = 1;
+    sn_buf_reset(&c->rx);
+    sn_conn_send_error(c, SN_ETOOLARGE, "message exceeds max_message_bytes", LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE);
+    return;
+  }
+  sn_buf_append(&c->rx, in, len);
+  if (!final)
+    return;
+  sn_buf_data(&c->rx)[c->rx.len] = '\0';
+  switch (c->role) {
+  case SN_ROLE_WS_CMD:
+    if (c->rx_binary)
+      sn_conn_send(c, "{\"ok\":false,\"error\":{\"code\":\"bad_json\",\"message\":\"binary frames are not commands\"}}", 84, 0);
+    else
+      sn_cmd_handle(c, sn_buf_data(&c->rx), c->rx.len);
+    break;
+  case SN_ROLE_WS_WCH:
+    sn_wch_receive(c, sn_buf_data(&c->rx), c->rx.len, c->rx_binary);
+    break;
+  default:
+    break; /* fetch and stat streams ignore what clients send */
+  }
+  sn_buf_reset(&c->rx);
+  sn_buf_shrink(&c->rx, 65536);
+}
+
+static int sn__callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
+  sn_conn **pss = user;
+  sn_conn *c = pss ? *pss : NULL;
+
+  switch (reason) {
+  case LWS_CALLBACK_HTTP:
+    return sn__http_request(sn__node(wsi), wsi, pss, (const char *)in);
+  case LWS_CALLBACK_HTTP_BODY:
+    if (c && !c->http_resp_ready) {
+      if (c->rx.len + len > c->node->cfg->max_message_bytes)
+        sn_http_respond_error(c, SN_ETOOLARGE, "request body exceeds max_message_bytes");
+      else
+        sn_buf_append(&c->rx, in, len);
+    }
+    return 0;
+  case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+    if (c && !c->http_resp_ready) {
+      sn_buf_reserve(&c->rx, 1);
+      sn_buf_data(&c->rx)[c->rx.len] = '\0';
+      sn_cmd_handle(c, sn_buf_data(&c->rx), c->rx.len);
+    }
+    return 0;
+  case LWS_CALLBACK_HTTP_WRITEABLE:
+    return c ? sn__http_writeable(c) : 0;
+  case LWS_CALLBACK_CLOSED_HTTP:
+    if (c) {
+      sn_conn_detach(c);
+      *pss = NULL;
+    }
+    return 0;
+  case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+    return sn__confirm_upgrade(sn__node(wsi), wsi);
+  case LWS_CALLBACK_ESTABLISHED:
+    sn__established(sn__node(wsi), wsi, pss);
+    return 0;
+  case LWS_CALLBACK_RECEIVE:
+    if (c)
+      sn__receive(c, in, len);
+    return 0;
+  case LWS_CALLBACK_SERVER_WRITEABLE:
+    if (c == NULL)
+      return 0;
+    if (c->role == SN_ROLE_WS_FETCH || c->role == SN_ROLE_WS_FETCH_ALL)
+      return sn_fetch_writeable(c) < 0 ? -1 : 0;
+    return sn_conn_write_queued(c) < 0 ? -1 : 0;
+  case LWS_CALLBACK_TIMER:
+    if (c == NULL)
+      return 0;
+    if (c->role == SN_ROLE_WS_WCH)
+      sn_wch_hello_timeout(c);
+    else if (c->role == SN_ROLE_WS_STAT)
+      sn_stat_ws_tick(c);
+    else if (c->role == SN_ROLE_HTTP)
+      sn_fetch_http_timeout(c);
+    return 0;
+  case LWS_CALLBACK_CLOSED:
+    if (c) {
+      sn_conn_detach(c);
+      *pss = NULL;
+    }
+    return 0;
+  default:
+    return 0;
+  }
+}
+
+static const struct lws_protocols sn__protocols[] = {
+    {"supernode", sn__callback, sizeof(sn_conn *), 65536, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void sn__lws_log(int level, const char *line) {
+  size_t n = strlen(line);
+  while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+    n--;
+  sn_log(level == LLL_ERR ? SN_LOG_ERROR : level == LLL_WARN ? SN_LOG_WARN : SN_LOG_DEBUG, "lws", "%.*s",
+         (int)n, line);
+}
+
+int sn_http_start(sn_node *n, sn_error *err) {
+  struct lws_context_creation_info info;
+  void *foreign[1] = {n->loop};
+  const char *iface = n->cfg->listen_host;
+
+  lws_set_log_level(sn_log_enabled(SN_LOG_DEBUG) ? (LLL_ERR | LLL_WARN | LLL_NOTICE) : (LLL_ERR | LLL_WARN),
+                    sn__lws_log);
+  memset(&info, 0, sizeof(info));
+  info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+  info.foreign_loops = foreign;
+  info.user = n;
+  info.pt_serv_buf_size = 65536;
+  n->lws = lws_create_context(&info);
+  if (n->lws == NULL)
+    return sn_seterr(err, SN_EINTERNAL, "cannot create the libwebsockets context (is libwebsockets-evlib-uv installed?)");
+
+  memset(&info, 0, sizeof(info));
+  info.port = n->cfg->listen_port;
+  info.iface = (strcmp(iface, "0.0.0.0") == 0 || strcmp(iface, "::") == 0) ? NULL : iface;
+  info.protocols = sn__protocols;
+  info.vhost_name = "supernode";
+  info.options = LWS_SERVER_OPTION_LIBUV;
+  info.keepalive_timeout = 60;
+  info.timeout_secs = 60;
+  n->vhost = lws_create_vhost(n->lws, &info);
+  if (n->vhost == NULL)
+    return sn_seterr(err, SN_EUNAVAIL, "cannot listen on %s:%d (address in use or not available)",
+                     n->cfg->listen_host, n->cfg->listen_port);
+  n->port = lws_get_vhost_listen_port(n->vhost);
+  return 0;
+}

@@ -1,0 +1,270 @@
+/* The node's internal types: node, task, connection, process, pending request.
+ * One header for the parts that cooperate on them (like Redis's server.h);
+ * each part's functions live in its own file and header section below. */
+#ifndef SN_NODE_H
+#define SN_NODE_H
+
+#include <jansson.h>
+#include <libwebsockets.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "sn_buf.h"
+#include "sn_config.h"
+#include "sn_err.h"
+#include "sn_list.h"
+#include "sn_policy.h"
+#include "sn_queue.h"
+#include "sn_taskconf.h"
+
+typedef struct sn_node sn_node;
+typedef struct sn_task sn_task;
+typedef struct sn_conn sn_conn;
+typedef struct sn_proc sn_proc;
+typedef struct sn_req sn_req;
+
+enum sn_state {
+  SN_ST_BLOCKED, SN_ST_STARTING, SN_ST_RUNNING, SN_ST_WAITING,
+  SN_ST_STOPPING, SN_ST_STOPPED, SN_ST_BACKOFF, SN_ST_FAILED
+};
+
+/* Why a run ended, as last_exit.reason. */
+enum sn_reason {
+  SN_RS_EXIT, SN_RS_SIGNAL, SN_RS_MEMORY, SN_RS_TIMEOUT, SN_RS_HEARTBEAT,
+  SN_RS_HEALTH, SN_RS_PING, SN_RS_ERRORS, SN_RS_COMMAND
+};
+
+/* ---- proc: one spawned worker process and its output pipes ---- */
+struct sn_proc {
+  uv_process_t process;
+  uv_pipe_t pipes[2];       /* stdout, stderr */
+  sn_buf lines[2];          /* partial line per pipe */
+  sn_task *task;            /* NULL once the task no longer waits for it */
+  sn_node *node;
+  sn_list link;             /* in node->procs */
+  char task_id[129];        /* for log lines after the task is gone */
+  int pid;
+  int open;                 /* handles not yet closed */
+  int exited;
+};
+
+int sn_proc_spawn(sn_task *t, sn_error *err);
+/* Signals the process group; 0 or a negative errno. */
+int sn_proc_kill(sn_proc *p, int sig);
+/* Closes the output pipes even if the group still holds them open. */
+void sn_proc_close_pipes(sn_proc *p);
+/* Stops watching a process that would not die (shutdown deadline). */
+void sn_proc_abandon(sn_proc *p);
+
+/* ---- req: a command waiting for its reply ---- */
+struct sn_req {
+  sn_conn *conn;       /* holds a reference; conn->wsi is NULL if it went away */
+  json_t *id;          /* echoed id, owned, may be NULL */
+  sn_list link;        /* in the task's waiters while pending */
+  int action;          /* what to do when the task's process exits */
+};
+
+enum sn_req_action { SN_REQ_STOP, SN_REQ_RESTART, SN_REQ_REMOVE };
+
+sn_req *sn_req_new(sn_conn *conn, const json_t *id);
+/* Sends {"ok":true,...members} and frees req; steals members (may be NULL). */
+void sn_req_ok(sn_req *req, json_t *members);
+/* Sends the error reply and frees req. */
+void sn_req_fail(sn_req *req, int code, const char *msg);
+
+/* ---- task ---- */
+struct sn_task {
+  sn_node *node;
+  sn_list link;             /* in node->tasks */
+  sn_taskconf conf;
+  int state;
+  sn_queue queue;
+  sn_policy policy;
+  sn_proc *proc;            /* current process, NULL when none */
+  int pid;
+  char secret[65];          /* per-spawn token of exec tasks */
+  uv_timer_t timer;         /* next start (backoff, periodic) */
+  uv_timer_t kill_timer;    /* stop escalation */
+  int open_handles;
+  sn_conn *worker;          /* connected worker, borrowed */
+  sn_list fetchers;         /* sn_conn.fetch_link */
+  sn_list waiters;          /* sn_req.link */
+  int stopping_reason;      /* reason recorded when the current run ends */
+  int removing;
+  uint64_t restarts, runs, started_at_ms, msgs_in, msgs_out;
+  uint64_t last_run_ms, last_duration_ms;
+  struct {
+    int valid;
+    int code;               /* -1 when killed by a signal */
+    int signal;
+    int reason;
+    uint64_t at_ms;
+  } last_exit;
+};
+
+sn_task *sn_task_new(sn_node *n, sn_taskconf *conf); /* steals conf */
+/* Starts an exec task's first run or puts a net task in waiting. */
+int sn_task_start(sn_task *t, sn_error *err);
+/* Stops the worker; req (may be NULL) is answered when it is gone. */
+void sn_task_stop(sn_task *t, sn_req *req, int action);
+void sn_task_set_state(sn_task *t, int state);
+void sn_task_on_exit(sn_task *t, int64_t status, int term_signal);
+/* Applies a validated new configuration (steals conf). */
+int sn_task_update(sn_task *t, sn_taskconf *conf, sn_error *err);
+json_t *sn_task_to_json(const sn_task *t);
+/* Releases the task once it has no process; frees it after its timers close. */
+void sn_task_destroy(sn_task *t);
+const char *sn_state_name(int state);
+/* Wakes every fetcher of the task (new items or removal). */
+void sn_task_wake_fetchers(sn_task *t);
+/* Appends items and wakes fetchers (used by the worker channel). */
+int sn_task_push(sn_task *t, const void *data, size_t len, int bin, uint64_t ts_ms);
+
+/* ---- conn: one HTTP or websocket connection ---- */
+enum sn_role {
+  SN_ROLE_NONE, SN_ROLE_HTTP, SN_ROLE_WS_CMD, SN_ROLE_WS_STAT, SN_ROLE_WS_FETCH,
+  SN_ROLE_WS_FETCH_ALL, SN_ROLE_WS_WCH
+};
+
+typedef struct sn_frame {
+  sn_list link;
+  size_t len;
+  int binary;
+  unsigned char buf[]; /* LWS_PRE headroom, then len bytes */
+} sn_frame;
+
+struct sn_conn {
+  sn_node *node;
+  struct lws *wsi;          /* NULL once lws closed the connection */
+  sn_list link;             /* in node->conns */
+  int refs;
+  int role;
+  sn_buf rx;                /* message or body being assembled */
+  int rx_binary;
+  int rx_skip;              /* discarding the rest of an oversized message */
+  sn_list outq;             /* sn_frame */
+  size_t outq_bytes;
+  int rx_paused;
+  int close_code;           /* close after outq drains, when nonzero */
+  int close_sent;
+  /* HTTP */
+  int http_method;          /* 'G' or 'P' */
+  char http_path[256];
+  int64_t http_clen;
+  sn_buf http_resp;         /* full response with headers, waiting for WRITEABLE */
+  int http_resp_ready;
+  int http_waiting;         /* a long poll is held */
+  uint64_t poll_from, poll_limit;
+  /* fetch */
+  sn_task *task;            /* fetched task or worker's task, borrowed */
+  sn_list fetch_link;       /* in task->fetchers or node->all_fetchers */
+  uint64_t cursor;
+  int consume;
+  int batch;
+  json_t *cursors;          /* all-tasks stream: task_id -> next seq */
+  sn_buf frame;             /* the one frame being written, LWS_PRE headroom */
+  int bin_pending;          /* frame holds a binary item's bytes to send next */
+  /* stat stream */
+  uint64_t stat_interval_ms;
+  /* worker channel */
+  int hello_done;
+  char *upgrade_token;      /* token given on the upgrade, owned */
+};
+
+sn_conn *sn_conn_new(sn_node *n, struct lws *wsi, int role);
+void sn_conn_ref(sn_conn *c);
+void sn_conn_unref(sn_conn *c);
+/* lws is closing the connection: unlink it from everything. */
+void sn_conn_detach(sn_conn *c);
+/* Queues a text (or binary) frame and asks for a WRITEABLE callback. */
+void sn_conn_send(sn_conn *c, const void *data, size_t len, int binary);
+void sn_conn_send_json(sn_conn *c, json_t *obj); /* steals obj */
+/* Sends {"type":"error",...}; closes with close_code afterwards when nonzero. */
+void sn_conn_send_error(sn_conn *c, int code, const char *msg, int close_code);
+/* Closes once queued frames are out. */
+void sn_conn_close(sn_conn *c, int close_code);
+/* Writes one queued frame; returns 1 if one was written, -1 to close, 0 if none. */
+int sn_conn_write_queued(sn_conn *c);
+
+/* ---- node ---- */
+struct sn_node {
+  uv_loop_t *loop;
+  sn_config *cfg;           /* borrowed from main */
+  struct lws_context *lws;
+  struct lws_vhost *vhost;
+  int port;
+  char worker_url[300];
+  char node_id[129];
+  sn_list tasks;
+  size_t ntasks;
+  sn_list conns;
+  size_t nconns;
+  sn_list all_fetchers;
+  sn_list procs;
+  size_t nprocs;
+  uint64_t gseq;
+  uint64_t started_ms;
+  uv_signal_t sigint, sigterm;
+  uv_timer_t shutdown_timer; /* hard deadline for workers to exit */
+  uv_timer_t poke_timer;     /* re-checks shutdown outside lws callbacks; client grace */
+  int shutting_down;
+  int grace_over;
+  int finished;
+  int exit_code;
+};
+
+int sn_node_init(sn_node *n, uv_loop_t *loop, sn_config *cfg, sn_error *err);
+/* Binds and starts serving; prints "listening on HOST:PORT". */
+int sn_node_listen(sn_node *n, sn_error *err);
+int sn_node_boot_tasks(sn_node *n, sn_error *err);
+sn_task *sn_node_find(sn_node *n, const char *task_id);
+/* Resolves template and defaults under the request's fields, validates. */
+int sn_node_build_conf(sn_node *n, const json_t *req, sn_taskconf *conf, sn_error *err);
+int sn_node_add_task(sn_node *n, sn_taskconf *conf, sn_task **out, sn_error *err);
+void sn_node_task_gone(sn_node *n, sn_task *t);
+void sn_node_shutdown(sn_node *n);
+/* After uv_run returned: the second lws_context_destroy and the rest. */
+void sn_node_free(sn_node *n);
+void sn_node_maybe_finish(sn_node *n);
+/* Re-checks shutdown progress from the loop (safe inside lws callbacks). */
+void sn_node_poke(sn_node *n);
+json_t *sn_node_stat_json(sn_node *n);
+size_t sn_node_count_role(sn_node *n, int role);
+
+/* ---- http: the lws context and routing ---- */
+int sn_http_start(sn_node *n, sn_error *err);
+/* Queues an HTTP response (status and JSON body) for the connection. */
+void sn_http_respond(sn_conn *c, int status, const char *body, size_t len);
+void sn_http_respond_error(sn_conn *c, int code, const char *msg);
+
+/* ---- cmd: /m/cmd over HTTP and websocket ---- */
+void sn_cmd_handle(sn_conn *c, const char *body, size_t len);
+
+/* ---- wch: /w/ch ---- */
+void sn_wch_established(sn_conn *c);
+void sn_wch_receive(sn_conn *c, const char *msg, size_t len, int binary);
+void sn_wch_hello_timeout(sn_conn *c);
+void sn_wch_closed(sn_conn *c);
+
+/* ---- fetch: /m/fetch ---- */
+/* Sets up a websocket fetcher from the URL; 0 or an error (already answered). */
+int sn_fetch_ws_open(sn_conn *c, const char *task_id);
+int sn_fetch_writeable(sn_conn *c);
+void sn_fetch_closed(sn_conn *c);
+/* Ends every fetch stream of a task with the given reason. */
+void sn_fetch_end_task(sn_task *t, const char *reason);
+void sn_fetch_http(sn_conn *c, const char *task_id);
+void sn_fetch_http_timeout(sn_conn *c);
+/* A held long poll on this task may now be answered. */
+void sn_fetch_http_wake(sn_conn *c);
+
+/* ---- stat ---- */
+void sn_stat_http(sn_conn *c, const char *task_id);
+void sn_stat_ws_tick(sn_conn *c);
+
+/* ---- URL query helpers (http.c) ---- */
+/* Copies the value of query arg name into buf; 1 if present, 0 if not. */
+int sn_http_query(sn_conn *c, const char *name, char *buf, size_t len);
+int sn_http_query_wsi(struct lws *wsi, const char *name, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,61 @@
+/* The per-task queue: a bounded ring of items ordered by seq.
+ *
+ * Items are numbered from 1 per task. When the ring is full (queue_len items,
+ * or queue_bytes bytes), the oldest item is dropped and counted. Readers keep a
+ * cursor (the next seq they want); a cursor that fell behind gets a gap. Items
+ * taken by consumers leave holes that cursor readers skip without a gap.
+ * Pure data structure: no I/O, no loop, unit-tested alone. */
+#ifndef SN_QUEUE_H
+#define SN_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sn_item {
+  uint64_t seq;
+  uint64_t ts_ms;
+  uint64_t gseq; /* node-wide arrival order, for the all-tasks stream */
+  uint32_t len;
+  uint8_t bin;   /* raw bytes rather than JSON */
+  char data[];   /* len bytes, then a NUL */
+} sn_item;
+
+typedef struct sn_queue {
+  sn_item **slots;
+  size_t cap;          /* queue_len */
+  size_t max_bytes;    /* queue_bytes, 0 = unbounded */
+  size_t head;         /* slot holding first_seq */
+  size_t span;         /* next_seq - first_seq: live items plus holes */
+  size_t len;          /* live items */
+  size_t bytes;        /* sum of live items' len */
+  uint64_t first_seq;  /* oldest seq still in the ring (== next_seq when empty) */
+  uint64_t next_seq;
+  uint64_t dropped;
+  uint64_t consumed;
+  uint64_t last_drop_seq; /* highest seq ever dropped, 0 if none */
+} sn_queue;
+
+typedef struct sn_gap {
+  uint64_t from, to; /* seqs from..to-1 were dropped; from == to means no gap */
+} sn_gap;
+
+int sn_queue_init(sn_queue *q, size_t cap, size_t max_bytes);
+void sn_queue_free(sn_queue *q);
+
+/* Copies len bytes into a new item with the next seq. Returns the item (owned by
+ * the queue) or NULL if the item alone exceeds max_bytes. */
+sn_item *sn_queue_push(sn_queue *q, const void *data, size_t len, int bin, uint64_t ts_ms,
+                       uint64_t gseq);
+
+/* The item at or after *cursor, or NULL if none yet. If the cursor points below
+ * the oldest item kept and drops happened there, fills gap and moves the cursor
+ * to the oldest kept. Never moves the cursor past the item returned. */
+sn_item *sn_queue_peek(sn_queue *q, uint64_t *cursor, sn_gap *gap);
+
+/* Removes the item with this seq (a consumer took it). */
+void sn_queue_take(sn_queue *q, uint64_t seq);
+
+/* Changes the limits, dropping (and counting) the oldest items that no longer fit. */
+int sn_queue_resize(sn_queue *q, size_t cap, size_t max_bytes);
+
+#endif

@@ -1,0 +1,322 @@
+/* One task: its state machine, its runs, and the restart policy applied to them. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sn_log.h"
+#include "sn_node.h"
+#include "sn_util.h"
+
+static const char *const sn__state_names[] = {"blocked", "starting", "running", "waiting",
+                                              "stopping", "stopped", "backoff", "failed"};
+static const char *const sn__reason_names[] = {"exit", "signal", "memory", "timeout", "heartbeat",
+                                               "health", "ping", "errors", "command"};
+
+const char *sn_state_name(int state) { return sn__state_names[state]; }
+
+static void sn__timer_closed(uv_handle_t *h) {
+  sn_task *t = h->data;
+  if (--t->open_handles > 0)
+    return;
+  sn_taskconf_free(&t->conf);
+  sn_queue_free(&t->queue);
+  sn_policy_free(&t->policy);
+  free(t);
+}
+
+sn_task *sn_task_new(sn_node *n, sn_taskconf *conf) {
+  sn_task *t = sn_calloc(1, sizeof(*t));
+  t->node = n;
+  t->conf = *conf;
+  memset(conf, 0, sizeof(*conf));
+  t->state = SN_ST_STOPPED;
+  sn_queue_init(&t->queue, t->conf.queue_len, t->conf.queue_bytes);
+  sn_policy_init(&t->policy);
+  sn_list_init(&t->fetchers);
+  sn_list_init(&t->waiters);
+  uv_timer_init(n->loop, &t->timer);
+  uv_timer_init(n->loop, &t->kill_timer);
+  t->timer.data = t->kill_timer.data = t;
+  t->open_handles = 2;
+  return t;
+}
+
+void sn_task_set_state(sn_task *t, int state) {
+  if (t->state == state)
+    return;
+  sn_log(SN_LOG_INFO, t->conf.task_id, "state %s -> %s", sn__state_names[t->state],
+         sn__state_names[state]);
+  t->state = state;
+}
+
+static void sn__run(sn_task *t);
+
+static void sn__timer_fired(uv_timer_t *h) { sn__run(h->data); }
+
+/* Starts one run of an exec task. A spawn failure counts as a run that exited
+ * with 127, like a shell would report, so the restart policy applies. */
+static void sn__run(sn_task *t) {
+  sn_error err = {0};
+  if (t->node->shutting_down)
+    return;
+  if (sn_proc_spawn(t, &err) != 0) {
+    sn_log(SN_LOG_ERROR, t->conf.task_id, "%s", err.msg);
+    t->started_at_ms = sn_now_ms();
+    sn_task_set_state(t, SN_ST_STARTING);
+    sn_task_on_exit(t, 127, 0);
+    return;
+  }
+  t->runs++;
+  t->started_at_ms = sn_now_ms();
+  t->stopping_reason = -1;
+  sn_log(SN_LOG_INFO, t->conf.task_id, "spawned pid %d: %s", t->pid,
+         json_string_value(json_array_get(t->conf.exec, 0)));
+  sn_task_set_state(t, SN_ST_RUNNING);
+}
+
+int sn_task_start(sn_task *t, sn_error *err) {
+  if (t->conf.mode == SN_MODE_NET) {
+    sn_task_set_state(t, t->worker ? SN_ST_RUNNING : SN_ST_WAITING);
+    return 0;
+  }
+  if (sn_proc_spawn(t, err) != 0)
+    return err->code;
+  t->runs++;
+  t->started_at_ms = sn_now_ms();
+  t->stopping_reason = -1;
+  sn_log(SN_LOG_INFO, t->conf.task_id, "spawned pid %d: %s", t->pid,
+         json_string_value(json_array_get(t->conf.exec, 0)));
+  sn_task_set_state(t, SN_ST_RUNNING);
+  return 0;
+}
+
+static void sn__kill_timer(uv_timer_t *h) {
+  sn_task *t = h->data;
+  if (t->proc && sn_proc_kill(t->proc, SIGKILL) == 0)
+    sn_log(SN_LOG_WARN, t->conf.task_id, "pid %d ignored %s for %llu ms: sent SIGKILL to its group",
+           t->pid, sn_signame(t->conf.first_sig), (unsigned long long)t->conf.second_sig_duration_ms);
+}
+
+/* Sends first_sig to the group and arms the SIGKILL escalation. */
+static void sn__escalate(sn_task *t, int reason) {
+  t->stopping_reason = reason;
+  sn_task_set_state(t, SN_ST_STOPPING);
+  if (sn_proc_kill(t->proc, t->conf.first_sig) != 0)
+    return;
+  sn_log(SN_LOG_INFO, t->conf.task_id, "sent %s to group %d", sn_signame(t->conf.first_sig), t->pid);
+  uv_timer_start(&t->kill_timer, sn__kill_timer, t->conf.second_sig_duration_ms, 0);
+}
+
+/* Answers the requests that waited for the worker to be gone. */
+static void sn__finish_waiters(sn_task *t) {
+  sn_list *pos, *tmp;
+  int remove = 0;
+  sn_list_foreach(pos, tmp, &t->waiters) {
+    sn_req *r = sn_list_entry(pos, sn_req, link);
+    sn_list_remove(&r->link);
+    if (r->action == SN_REQ_REMOVE) {
+      remove = 1;
+      sn_req_ok(r, NULL);
+    } else if (r->action == SN_REQ_RESTART) {
+      sn_error err = {0};
+      if (t->state != SN_ST_RUNNING && !t->removing) {
+        sn_policy_reset(&t->policy);
+        t->restarts++;
+        if (t->conf.mode == SN_MODE_EXEC && sn_task_start(t, &err) != 0) {
+          sn_log(SN_LOG_ERROR, t->conf.task_id, "%s", err.msg);
+          sn_task_on_exit(t, 127, 0);
+        } else if (t->conf.mode == SN_MODE_NET) {
+          sn_task_start(t, &err);
+        }
+      }
+      sn_req_ok(r, json_pack("{s:o}", "task", sn_task_to_json(t)));
+    } else {
+      sn_req_ok(r, json_pack("{s:o}", "task", sn_task_to_json(t)));
+    }
+  }
+  if (remove || t->removing)
+    sn_task_destroy(t);
+}
+
+void sn_task_stop(sn_task *t, sn_req *req, int action) {
+  if (req) {
+    req->action = action;
+    sn_list_push(&t->waiters, &req->link);
+  }
+  if (action == SN_REQ_REMOVE)
+    t->removing = 1;
+  uv_timer_stop(&t->timer);
+  if (t->conf.mode == SN_MODE_NET && t->worker) {
+    sn_conn *w = t->worker;
+    t->worker = NULL;
+    w->task = NULL;
+    sn_conn_send(w, "{\"type\":\"stop\"}", 15, 0);
+    sn_conn_close(w, 1000);
+  }
+  if (t->proc) {
+    if (t->state != SN_ST_STOPPING)
+      sn__escalate(t, SN_RS_COMMAND);
+    return; /* waiters are answered when the process exits */
+  }
+  sn_task_set_state(t, SN_ST_STOPPED);
+  sn__finish_waiters(t);
+}
+
+void sn_task_on_exit(sn_task *t, int64_t status, int term_signal) {
+  uint64_t now = sn_now_ms(), ran = now - t->started_at_ms, delay = 0;
+  int clean = status == 0 && term_signal == 0;
+  int was_stopping = t->state == SN_ST_STOPPING;
+
+  uv_timer_stop(&t->kill_timer);
+  t->proc = NULL;
+  t->pid = 0;
+  t->last_exit.valid = 1;
+  t->last_exit.code = term_signal ? -1 : (int)status;
+  t->last_exit.signal = term_signal;
+  t->last_exit.at_ms = now;
+  t->last_exit.reason = t->stopping_reason >= 0 ? t->stopping_reason
+                                                : (term_signal ? SN_RS_SIGNAL : SN_RS_EXIT);
+  t->last_run_ms = t->started_at_ms;
+  t->last_duration_ms = ran;
+  if (term_signal)
+    sn_log(SN_LOG_WARN, t->conf.task_id, "worker killed by %s after %llu ms",
+           sn_signame(term_signal) ? sn_signame(term_signal) : "a signal", (unsigned long long)ran);
+  else
+    sn_log(clean ? SN_LOG_INFO : SN_LOG_WARN, t->conf.task_id, "worker exited with code %lld after %llu ms",
+           (long long)status, (unsigned long long)ran);
+
+  if (was_stopping && t->stopping_reason == SN_RS_COMMAND) {
+    sn_task_set_state(t, SN_ST_STOPPED);
+    sn__finish_waiters(t);
+    return;
+  }
+  if (t->node->shutting_down || t->removing) {
+    sn_task_set_state(t, SN_ST_STOPPED);
+    sn__finish_waiters(t);
+    return;
+  }
+  switch (sn_policy_on_exit(&t->policy, &t->conf, clean, now, ran, &delay)) {
+  case SN_NEXT_STOP:
+    sn_task_set_state(t, SN_ST_STOPPED);
+    break;
+  case SN_NEXT_FAIL:
+    sn_log(SN_LOG_ERROR, t->conf.task_id, "more than %llu restarts within %llu ms: failed",
+           (unsigned long long)t->conf.max_restarts, (unsigned long long)t->conf.restart_window_ms);
+    sn_task_set_state(t, SN_ST_FAILED);
+    break;
+  case SN_NEXT_PERIODIC:
+    sn_task_set_state(t, SN_ST_WAITING);
+    uv_timer_start(&t->timer, sn__timer_fired, delay, 0);
+    break;
+  default:
+    t->restarts++;
+    sn_log(SN_LOG_INFO, t->conf.task_id, "restarting in %llu ms", (unsigned long long)delay);
+    sn_task_set_state(t, SN_ST_BACKOFF);
+    uv_timer_start(&t->timer, sn__timer_fired, delay, 0);
+  }
+}
+
+int sn_task_update(sn_task *t, sn_taskconf *conf, sn_error *err) {
+  if (sn_queue_resize(&t->queue, conf->queue_len, conf->queue_bytes) != 0) {
+    sn_taskconf_free(conf);
+    return sn_seterr(err, SN_EBADREQ, "field 'queue_len' must be at least 1");
+  }
+  sn_taskconf_free(&t->conf);
+  t->conf = *conf;
+  memset(conf, 0, sizeof(*conf));
+  sn_policy_reset(&t->policy);
+  if (t->state == SN_ST_FAILED && t->conf.mode == SN_MODE_EXEC) {
+    /* update revives a failed task, like restart does */
+    t->restarts++;
+    sn__run(t);
+  }
+  sn_task_wake_fetchers(t); /* a smaller queue may have dropped what they wait for */
+  return 0;
+}
+
+void sn_task_wake_fetchers(sn_task *t) {
+  sn_list *pos, *tmp;
+  sn_list_foreach(pos, tmp, &t->fetchers) {
+    sn_conn *c = sn_list_entry(pos, sn_conn, fetch_link);
+    if (c->role == SN_ROLE_HTTP)
+      sn_fetch_http_wake(c);
+    else if (c->wsi)
+      lws_callback_on_writable(c->wsi);
+  }
+  sn_list_foreach(pos, tmp, &t->node->all_fetchers) {
+    sn_conn *c = sn_list_entry(pos, sn_conn, fetch_link);
+    if (c->wsi)
+      lws_callback_on_writable(c->wsi);
+  }
+}
+
+int sn_task_push(sn_task *t, const void *data, size_t len, int bin, uint64_t ts_ms) {
+  if (sn_queue_push(&t->queue, data, len, bin, ts_ms, ++t->node->gseq) == NULL)
+    return SN_ETOOLARGE;
+  t->msgs_in++;
+  return 0;
+}
+
+static json_t *sn__last_exit(const sn_task *t) {
+  if (!t->last_exit.valid)
+    return json_null();
+  return json_pack("{s:o, s:o, s:s, s:I}", "code",
+                   t->last_exit.code >= 0 ? json_integer(t->last_exit.code) : json_null(), "signal",
+                   t->last_exit.signal ? json_string(sn_signame(t->last_exit.signal)) : json_null(),
+                   "reason", sn__reason_names[t->last_exit.reason], "at_ms",
+                   (json_int_t)t->last_exit.at_ms);
+}
+
+json_t *sn_task_to_json(const sn_task *t) {
+  const sn_queue *q = &t->queue;
+  json_t *o = sn_taskconf_to_json(&t->conf);
+  int live = t->state == SN_ST_RUNNING || t->state == SN_ST_STARTING || t->state == SN_ST_STOPPING;
+  uint64_t now = sn_now_ms();
+
+  json_object_set_new(o, "state", json_string(sn__state_names[t->state]));
+  json_object_set_new(o, "pid", t->pid ? json_integer(t->pid) : json_null());
+  json_object_set_new(o, "restarts", json_integer((json_int_t)t->restarts));
+  json_object_set_new(o, "runs", json_integer((json_int_t)t->runs));
+  json_object_set_new(o, "started_at_ms",
+                      t->started_at_ms ? json_integer((json_int_t)t->started_at_ms) : json_null());
+  json_object_set_new(o, "uptime_ms",
+                      live && t->started_at_ms ? json_integer((json_int_t)(now - t->started_at_ms)) : json_null());
+  json_object_set_new(o, "last_run_ms", t->last_run_ms ? json_integer((json_int_t)t->last_run_ms) : json_null());
+  json_object_set_new(o, "last_duration_ms",
+                      t->last_exit.valid ? json_integer((json_int_t)t->last_duration_ms) : json_null());
+  json_object_set_new(o, "mem_kb", json_null());
+  json_object_set_new(o, "last_exit", sn__last_exit(t));
+  json_object_set_new(o, "connected", json_boolean(t->worker != NULL));
+  json_object_set_new(o, "busy", json_false());
+  json_object_set_new(o, "jobs_done", json_integer(0));
+  json_object_set_new(o, "backend", json_string("native"));
+  json_object_set_new(o, "zinit_state", json_null());
+  json_object_set_new(o, "queue",
+                      json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "len", (json_int_t)q->len, "cap",
+                                (json_int_t)q->cap, "bytes", (json_int_t)q->bytes, "first_seq",
+                                (json_int_t)q->first_seq, "next_seq", (json_int_t)q->next_seq,
+                                "dropped", (json_int_t)q->dropped));
+  json_object_set_new(o, "msgs_in", json_integer((json_int_t)t->msgs_in));
+  json_object_set_new(o, "msgs_out", json_integer((json_int_t)t->msgs_out));
+  return o;
+}
+
+void sn_task_destroy(sn_task *t) {
+  sn_list *pos, *tmp;
+  sn_fetch_end_task(t, "removed");
+  if (t->worker) {
+    sn_conn *w = t->worker;
+    t->worker = NULL;
+    w->task = NULL;
+    sn_conn_close(w, 1000);
+  }
+  sn_list_foreach(pos, tmp, &t->waiters) {
+    sn_req *r = sn_list_entry(pos, sn_req, link);
+    sn_req_fail(r, SN_ENOTFOUND, "task removed");
+  }
+  if (t->proc)
+    t->proc->task = NULL;
+  sn_node_task_gone(t->node, t);
+  uv_close((uv_handle_t *)&t->timer, sn__timer_closed);
+  uv_close((uv_handle_t *)&t->kill_timer, sn__timer_closed);
+}

@@ -1,0 +1,81 @@
+#include "sn_util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/time.h>
+
+#include "sn_log.h"
+
+uint64_t sn_now_ms(void) {
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
+}
+
+static int sn__valid_name(const char *s, int allow_colon) {
+  size_t n = 0;
+  if (s == NULL)
+    return 0;
+  for (; s[n]; n++) {
+    char c = s[n];
+    int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '_' || c == '-' || (allow_colon && c == ':');
+    if (!ok || n >= 128)
+      return 0;
+  }
+  return n > 0;
+}
+
+int sn_valid_task_id(const char *s) { return sn__valid_name(s, 1); }
+int sn_valid_kind(const char *s) { return sn__valid_name(s, 0); }
+
+int sn_random_hex(char *out, size_t nbytes) {
+  unsigned char buf[64];
+  static const char hex[] = "0123456789abcdef";
+  if (nbytes > sizeof(buf) || getrandom(buf, nbytes, 0) != (ssize_t)nbytes)
+    return -1;
+  for (size_t i = 0; i < nbytes; i++) {
+    out[2 * i] = hex[buf[i] >> 4];
+    out[2 * i + 1] = hex[buf[i] & 15];
+  }
+  out[2 * nbytes] = '\0';
+  return 0;
+}
+
+int sn_secret_eq(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  unsigned char diff = (unsigned char)(la != lb);
+  for (size_t i = 0; i < la && i < lb; i++)
+    diff |= (unsigned char)(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+static void *sn__oom(size_t n) {
+  sn_log(SN_LOG_ERROR, NULL, "out of memory allocating %zu bytes", n);
+  abort();
+}
+
+void *sn_malloc(size_t n) {
+  void *p = malloc(n ? n : 1);
+  return p ? p : sn__oom(n);
+}
+
+void *sn_calloc(size_t n, size_t size) {
+  void *p = calloc(n ? n : 1, size ? size : 1);
+  return p ? p : sn__oom(n * size);
+}
+
+void *sn_realloc(void *p, size_t n) {
+  void *q = realloc(p, n ? n : 1);
+  return q ? q : sn__oom(n);
+}
+
+char *sn_strdup(const char *s) { return sn_strndup(s, strlen(s)); }
+
+char *sn_strndup(const char *s, size_t n) {
+  char *p = sn_malloc(n + 1);
+  memcpy(p, s, n);
+  p[n] = '\0';
+  return p;
+}

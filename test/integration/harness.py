@@ -1,0 +1,125 @@
+"""A tiny test harness: start real supernode processes, run checks, count results."""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+from snclient import http
+
+BIN = os.environ.get("SN_BIN", "build/supernode")
+WRAP = os.environ.get("SN_WRAP", "")          # e.g. "valgrind --leak-check=full ..."
+SLOW = 10 if WRAP.startswith("valgrind") else 1  # time scale for waits under valgrind
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+results = {"passed": 0, "failed": 0}
+_tests = []
+
+
+def test(fn):
+    _tests.append(fn)
+    return fn
+
+
+def check(cond, name, detail=""):
+    if cond:
+        results["passed"] += 1
+        print(f"  ok   {name}", flush=True)
+    else:
+        results["failed"] += 1
+        print(f"  FAIL {name} {detail}"[:2000], flush=True)
+    return cond
+
+
+def wait_for(fn, timeout=10, interval=0.05):
+    """Polls fn until it returns something truthy or the time is up (not a timing assertion:
+    the deadline only bounds how long a broken build makes us wait)."""
+    deadline = time.time() + timeout * SLOW
+    while True:
+        v = fn()
+        if v or time.time() > deadline:
+            return v
+        time.sleep(interval)
+
+
+class Node:
+    """One real supernode process on a free port."""
+
+    count = 0
+
+    def __init__(self, config=None, args=()):
+        Node.count += 1
+        self.dir = tempfile.mkdtemp(prefix="sn-test-")
+        self.log_path = os.path.join(self.dir, "node.log")
+        cmd = []
+        if WRAP:
+            cmd += WRAP.split() + [f"--log-file={self.dir}/valgrind.log"] if WRAP.startswith("valgrind") else WRAP.split()
+        cmd += [BIN, "--listen", "127.0.0.1:0", "--log-level", "debug"]
+        if config is not None:
+            path = os.path.join(self.dir, "supernode.json")
+            with open(path, "w") as f:
+                json.dump(config, f)
+            cmd += ["--config", path]
+        cmd += list(args)
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log, text=True)
+        line = self.proc.stdout.readline()
+        m = re.match(r"listening on .*:(\d+)$", line.strip())
+        if not m:
+            self.proc.kill()
+            raise RuntimeError(f"node did not start: {line!r}\n{open(self.log_path).read()[-3000:]}")
+        self.port = int(m.group(1))
+
+    def cmd(self, body, headers=None):
+        return http(self.port, "POST", "/m/cmd", body, headers)
+
+    def stat(self, task_id=None, headers=None):
+        return http(self.port, "GET", "/m/stat" + (f"/{task_id}" if task_id else ""), None, headers)
+
+    def task(self, task_id):
+        return self.stat(task_id)[1].get("task", {})
+
+    def rss_kb(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def log_text(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self, name="node"):
+        """SIGTERM, wait, and check it exited 0 (ASan/valgrind report through the exit code)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=60 * SLOW)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = "hung"
+        self.log.close()
+        detail = self.log_text()[-3000:]
+        vg = os.path.join(self.dir, "valgrind.log")
+        if os.path.exists(vg):
+            detail = open(vg).read()[-4000:]
+        check(rc == 0, f"{name} shut down cleanly (exit 0{', valgrind clean' if WRAP else ''})", f"rc={rc}\n{detail}")
+        return rc
+
+
+def run_all(only=None):
+    for fn in _tests:
+        if only and not any(o in fn.__name__ for o in only):
+            continue
+        print(f"{fn.__name__}:", flush=True)
+        try:
+            fn()
+        except Exception:
+            check(False, f"{fn.__name__} raised", traceback.format_exc())
+    print(f"{results['passed']} passed, {results['failed']} failed", flush=True)
+    return 1 if results["failed"] else 0

@@ -1,0 +1,9 @@
+#ifndef SN_TEST_SUITES_H
+#define SN_TEST_SUITES_H
+#include <check.h>
+Suite *sn_queue_suite(void);
+Suite *sn_jscan_suite(void);
+Suite *sn_taskconf_suite(void);
+Suite *sn_config_suite(void);
+Suite *sn_restart_suite(void);
+#endif

@@ -1,0 +1,90 @@
+#include <string.h>
+
+#include "sn_jscan.h"
+#include "suites.h"
+
+static int valid(const char *s) { return sn_jscan_value(s, strlen(s), NULL) == 0; }
+
+START_TEST(accepts_valid_json) {
+  const char *ok[] = {"0", "-1.5e+10", "\"a\\u00e9\\n\"", "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"", "[]", "{}",
+                      " [1, {\"a\": [null, true, false]}] ", "\"\\ud83d\\ude00\"", "1E5", "[\"x\",2]"};
+  for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+    ck_assert_msg(valid(ok[i]), "should accept %s", ok[i]);
+}
+END_TEST
+
+START_TEST(rejects_invalid_json) {
+  const char *bad[] = {"", "01", "1.", "-", "[1,]", "{\"a\":1,}", "{a:1}", "'x'", "\"\\x\"", "\"\x01\"",
+                       "\"\xc3\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "\"\\ud800\"", "\"\\udc00\"", "tru",
+                       "[1 2]", "{\"a\" 1}", "1 2", "nul", "[", "\"abc", "\xff"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    ck_assert_msg(!valid(bad[i]), "should reject %s", bad[i]);
+}
+END_TEST
+
+START_TEST(depth_is_limited) {
+  char buf[2 * SN_JSCAN_MAX_DEPTH + 10];
+  size_t n = SN_JSCAN_MAX_DEPTH + 1;
+  memset(buf, '[', n);
+  memset(buf + n, ']', n);
+  ck_assert(sn_jscan_value(buf, 2 * n, NULL) != 0);
+  ck_assert(sn_jscan_value(buf + 1, 2 * n - 2, NULL) == 0);
+}
+END_TEST
+
+START_TEST(finds_member_spans_byte_exact) {
+  static const char *const keys[] = {"type", "data", "items"};
+  const char *msg = "{ \"type\" : \"put\", \"data\" : {\"b\": [1, 2.50, \"x\"]} }";
+  sn_span v[3];
+  sn_jscan_error e;
+  ck_assert_int_eq(sn_jscan_object(msg, strlen(msg), keys, 3, v, &e), 0);
+  ck_assert(sn_jscan_is_string(msg, v[0], "put"));
+  ck_assert_int_eq((int)v[1].len, (int)strlen("{\"b\": [1, 2.50, \"x\"]}"));
+  ck_assert_int_eq(memcmp(msg + v[1].off, "{\"b\": [1, 2.50, \"x\"]}", v[1].len), 0);
+  ck_assert_uint_eq(v[2].len, 0);
+}
+END_TEST
+
+START_TEST(iterates_array_elements) {
+  static const char *const keys[] = {"items"};
+  const char *msg = "{\"items\":[ 1 ,\"two\", {\"t\":[3]} ,null]}";
+  const char *want[] = {"1", "\"two\"", "{\"t\":[3]}", "null"};
+  sn_span v[1], e;
+  size_t pos = 0;
+  int n = 0;
+  ck_assert_int_eq(sn_jscan_object(msg, strlen(msg), keys, 1, v, NULL), 0);
+  while (sn_jscan_array_next(msg, v[0], &pos, &e)) {
+    ck_assert_int_lt(n, 4);
+    ck_assert_uint_eq(e.len, strlen(want[n]));
+    ck_assert_int_eq(memcmp(msg + e.off, want[n], e.len), 0);
+    n++;
+  }
+  ck_assert_int_eq(n, 4);
+  msg = "{\"items\":[]}";
+  pos = 0;
+  ck_assert_int_eq(sn_jscan_object(msg, strlen(msg), keys, 1, v, NULL), 0);
+  ck_assert_int_eq(sn_jscan_array_next(msg, v[0], &pos, &e), 0);
+}
+END_TEST
+
+START_TEST(object_required_and_errors_located) {
+  sn_jscan_error e;
+  ck_assert_int_ne(sn_jscan_object("[1]", 3, NULL, 0, NULL, &e), 0);
+  ck_assert_int_ne(sn_jscan_object("{\"a\":1} x", 9, NULL, 0, NULL, &e), 0);
+  ck_assert_uint_eq(e.pos, 8);
+  ck_assert_int_ne(sn_jscan_object("{\"a\":1", 6, NULL, 0, NULL, &e), 0);
+}
+END_TEST
+
+Suite *sn_jscan_suite(void) {
+  Suite *s = suite_create("jscan");
+  TCase *tc = tcase_create("core");
+  tcase_add_test(tc, accepts_valid_json);
+  tcase_add_test(tc, rejects_invalid_json);
+  tcase_add_test(tc, depth_is_limited);
+  tcase_add_test(tc, finds_member_spans_byte_exact);
+  tcase_add_test(tc, iterates_array_elements);
+  tcase_add_test(tc, object_required_and_errors_located);
+  suite_add_tcase(s, tc);
+  return s;
+}
