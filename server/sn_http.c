@@ -165,14 +165,14 @@ static int sn__confirm_upgrade(sn_node *n, struct lws *wsi) {
   return 0;
 }
 
-static void sn__established(sn_node *n, struct lws *wsi, sn_conn **pss) {
+static void sn__established(sn_node *n, struct lws *wsi) {
   char path[256] = "", tok[512];
   int role;
   sn_conn *c;
   lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI);
   role = sn__route_ws(path);
   c = sn_conn_new(n, wsi, role);
-  *pss = c;
+  lws_set_opaque_user_data(wsi, c);
   switch (role) {
   case SN_ROLE_WS_FETCH:
     sn_fetch_ws_open(c, path + 9);
@@ -207,8 +207,8 @@ static int sn__refuse(struct lws *wsi, int status, int code, const char *msg) {
   return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-static int sn__http_request(sn_node *n, struct lws *wsi, sn_conn **pss, const char *path) {
-  sn_conn *c = *pss;
+static int sn__http_request(sn_node *n, struct lws *wsi, const char *path) {
+  sn_conn *c = lws_get_opaque_user_data(wsi);
   sn_error err = {0};
   char clen[32];
   int post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
@@ -216,8 +216,10 @@ static int sn__http_request(sn_node *n, struct lws *wsi, sn_conn **pss, const ch
 
   if (sn__admit(n, wsi, path, c == NULL, &err))
     return sn__refuse(wsi, sn_err_http(err.code), err.code, err.msg);
-  if (c == NULL)
-    c = *pss = sn_conn_new(n, wsi, SN_ROLE_HTTP); /* reused for keep-alive requests */
+  if (c == NULL) {
+    c = sn_conn_new(n, wsi, SN_ROLE_HTTP); /* reused for keep-alive requests */
+    lws_set_opaque_user_data(wsi, c);
+  }
   c->http_resp_ready = 0;
   c->http_waiting = 0;
   sn_buf_reset(&c->rx);
@@ -300,12 +302,15 @@ static void sn__receive(sn_conn *c, const void *in, size_t len) {
 }
 
 static int sn__callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
-  sn_conn **pss = user;
-  sn_conn *c = pss ? *pss : NULL;
+  /* The connection hangs off the wsi's opaque pointer rather than lws's
+   * per-session data: lws frees that without telling us on some paths (a
+   * refused chunked POST), while WSI_DESTROY is called for every wsi. */
+  sn_conn *c = lws_get_opaque_user_data(wsi);
+  (void)user;
 
   switch (reason) {
   case LWS_CALLBACK_HTTP:
-    return sn__http_request(sn__node(wsi), wsi, pss, (const char *)in);
+    return sn__http_request(sn__node(wsi), wsi, (const char *)in);
   case LWS_CALLBACK_HTTP_BODY:
     if (c && !c->http_resp_ready) {
       if (c->rx.len + len > c->node->cfg->max_message_bytes)
@@ -324,15 +329,17 @@ static int sn__callback(struct lws *wsi, enum lws_callback_reasons reason, void 
   case LWS_CALLBACK_HTTP_WRITEABLE:
     return c ? sn__http_writeable(c) : 0;
   case LWS_CALLBACK_CLOSED_HTTP:
+  case LWS_CALLBACK_CLOSED:
+  case LWS_CALLBACK_WSI_DESTROY:
     if (c) {
+      lws_set_opaque_user_data(wsi, NULL);
       sn_conn_detach(c);
-      *pss = NULL;
     }
     return 0;
   case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
     return sn__confirm_upgrade(sn__node(wsi), wsi);
   case LWS_CALLBACK_ESTABLISHED:
-    sn__established(sn__node(wsi), wsi, pss);
+    sn__established(sn__node(wsi), wsi);
     return 0;
   case LWS_CALLBACK_RECEIVE:
     if (c)
@@ -354,19 +361,13 @@ static int sn__callback(struct lws *wsi, enum lws_callback_reasons reason, void 
     else if (c->role == SN_ROLE_HTTP)
       sn_fetch_http_timeout(c);
     return 0;
-  case LWS_CALLBACK_CLOSED:
-    if (c) {
-      sn_conn_detach(c);
-      *pss = NULL;
-    }
-    return 0;
   default:
     return 0;
   }
 }
 
 static const struct lws_protocols sn__protocols[] = {
-    {"supernode", sn__callback, sizeof(sn_conn *), 65536, 0, NULL, 0},
+    {"supernode", sn__callback, 0, 65536, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 

@@ -1,0 +1,429 @@
+/* sn-bench: worker -> node -> fetcher throughput and latency, next to Redis
+ * LPUSH -> BRPOP through hiredis, measured in the same run on the same machine.
+ *
+ * A producer thread plays the worker (put frames on /w/ch), a consumer thread the
+ * fetcher (/m/fetch/<task>?batch=N). Every item carries its send time; the consumer
+ * takes the latency when it parses the item. The websocket client is a minimal
+ * blocking one: it exists for this tool only (the node itself never blocks). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct bench_opts {
+  int port, redis_port;
+  long items;
+  int size, put_batch, fetch_batch;
+  long rate; /* items/s the producer keeps to, 0 = as fast as it can */
+} bench_opts;
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int tcp_connect(int port) {
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+    perror("connect");
+    exit(1);
+  }
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  return fd;
+}
+
+static void write_all(int fd, const void *p, size_t n) {
+  const char *c = p;
+  while (n) {
+    ssize_t w = write(fd, c, n);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0) {
+      perror("write");
+      exit(1);
+    }
+    c += w;
+    n -= (size_t)w;
+  }
+}
+
+/* Reads the HTTP response head; returns the status and leaves extra bytes in buf. */
+typedef struct wsconn {
+  int fd;
+  char *buf;
+  size_t len, cap;
+} wsconn;
+
+static void rd_more(wsconn *c) {
+  if (c->cap - c->len < 65536) {
+    c->cap = c->cap * 2 + 131072;
+    c->buf = realloc(c->buf, c->cap);
+  }
+  ssize_t r = read(c->fd, c->buf + c->len, c->cap - c->len);
+  if (r <= 0) {
+    fprintf(stderr, "sn-bench: connection closed\n");
+    exit(1);
+  }
+  c->len += (size_t)r;
+}
+
+static void consume(wsconn *c, size_t n) {
+  memmove(c->buf, c->buf + n, c->len - n);
+  c->len -= n;
+}
+
+static int http_head(wsconn *c) {
+  char *end;
+  int status;
+  while ((end = memmem(c->buf, c->len, "\r\n\r\n", 4)) == NULL)
+    rd_more(c);
+  status = atoi(c->buf + 9);
+  consume(c, (size_t)(end + 4 - c->buf));
+  return status;
+}
+
+static wsconn ws_open(int port, const char *path) {
+  wsconn c = {tcp_connect(port), NULL, 0, 0};
+  char req[512];
+  int n = snprintf(req, sizeof(req),
+                   "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                   path);
+  write_all(c.fd, req, (size_t)n);
+  if (http_head(&c) != 101) {
+    fprintf(stderr, "sn-bench: upgrade of %s refused\n", path);
+    exit(1);
+  }
+  return c;
+}
+
+/* Sends one masked text frame; the mask is zero (allowed), so no XOR is needed. */
+static void ws_send(wsconn *c, const char *p, size_t n) {
+  unsigned char h[14];
+  size_t hl = 2;
+  h[0] = 0x81;
+  if (n < 126) {
+    h[1] = (unsigned char)(0x80 | n);
+  } else if (n < 65536) {
+    h[1] = 0x80 | 126;
+    h[2] = (unsigned char)(n >> 8);
+    h[3] = (unsigned char)n;
+    hl = 4;
+  } else {
+    h[1] = 0x80 | 127;
+    for (int i = 0; i < 8; i++)
+      h[2 + i] = (unsigned char)(n >> (56 - 8 * i));
+    hl = 10;
+  }
+  memset(h + hl, 0, 4);
+  write_all(c->fd, h, hl + 4);
+  write_all(c->fd, p, n);
+}
+
+/* Returns the payload of the next frame (valid until the next call) and its length. */
+static char *ws_recv(wsconn *c, size_t *plen, size_t *consumed) {
+  for (;;) {
+    if (c->len >= 2) {
+      unsigned char *b = (unsigned char *)c->buf;
+      size_t n = b[1] & 0x7f, hl = 2;
+      if (n == 126 && c->len >= 4) {
+        n = ((size_t)b[2] << 8) | b[3];
+        hl = 4;
+      } else if (n == 127 && c->len >= 10) {
+        n = 0;
+        for (int i = 0; i < 8; i++)
+          n = (n << 8) | b[2 + i];
+        hl = 10;
+      } else if (n >= 126) {
+        rd_more(c);
+        continue;
+      }
+      if (c->len >= hl + n) {
+        *plen = n;
+        *consumed = hl + n;
+        return c->buf + hl;
+      }
+    }
+    rd_more(c);
+  }
+}
+
+static void http_post(int port, const char *body) {
+  wsconn c = {tcp_connect(port), NULL, 0, 0};
+  char req[1024];
+  int n = snprintf(req, sizeof(req), "POST /m/cmd HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n%s",
+                   strlen(body), body);
+  write_all(c.fd, req, (size_t)n);
+  http_head(&c);
+  close(c.fd);
+  free(c.buf);
+}
+
+/* ---- shared measurement ---- */
+
+typedef struct run {
+  const bench_opts *o;
+  uint64_t *lat;   /* ns per received item */
+  long received, lost;
+  uint64_t t_start, t_end;
+  wsconn fetch, worker;
+  redisContext *rp, *rc;
+  const char *key;
+} run;
+
+/* Keeps the producer at o->rate items/s (latency is measured unloaded this way). */
+static void pace(const bench_opts *o, uint64_t t0, long sent) {
+  if (o->rate <= 0)
+    return;
+  uint64_t due = t0 + (uint64_t)((double)sent * 1e9 / (double)o->rate);
+  uint64_t now = now_ns();
+  if (due > now) {
+    struct timespec ts = {(time_t)((due - now) / 1000000000u), (long)((due - now) % 1000000000u)};
+    nanosleep(&ts, NULL);
+  }
+}
+
+/* Builds one item of about o->size bytes carrying its send time. */
+static int make_item(char *out, int size, uint64_t t) {
+  int n = sprintf(out, "{\"t\":%llu,\"p\":\"", (unsigned long long)t);
+  int pad = size - n - 2;
+  if (pad < 0)
+    pad = 0;
+  memset(out + n, 'x', (size_t)pad);
+  n += pad;
+  out[n++] = '"';
+  out[n++] = '}';
+  return n;
+}
+
+/* Finds every "t":N in a received frame and records the latencies. */
+static void scan_times(run *r, const char *p, size_t n, uint64_t now) {
+  const char *end = p + n;
+  while ((p = memmem(p, (size_t)(end - p), "{\"t\":", 5)) != NULL) {
+    uint64_t t = strtoull(p + 5, NULL, 10);
+    if (r->received < r->o->items)
+      r->lat[r->received++] = now - t;
+    p += 5;
+  }
+}
+
+static void *sn_producer(void *arg) {
+  run *r = arg;
+  const bench_opts *o = r->o;
+  size_t cap = (size_t)o->put_batch * ((size_t)o->size + 40) + 64;
+  char *frame = malloc(cap);
+  r->t_start = now_ns();
+  for (long i = 0; i < o->items;) {
+    pace(o, r->t_start, i);
+    size_t n = (size_t)sprintf(frame, "{\"type\":\"put\",\"items\":[");
+    uint64_t t = now_ns();
+    for (int k = 0; k < o->put_batch && i < o->items; k++, i++) {
+      if (k)
+        frame[n++] = ',';
+      n += (size_t)make_item(frame + n, o->size, t);
+    }
+    frame[n++] = ']';
+    frame[n++] = '}';
+    ws_send(&r->worker, frame, n);
+  }
+  free(frame);
+  return NULL;
+}
+
+static void *sn_consumer(void *arg) {
+  run *r = arg;
+  while (r->received + r->lost < r->o->items) {
+    size_t n, used;
+    char *p = ws_recv(&r->fetch, &n, &used);
+    uint64_t now = now_ns();
+    if (n > 12 && memcmp(p, "{\"type\":\"gap", 12) == 0) {
+      const char *f = memmem(p, n, "\"from\":", 7), *t = memmem(p, n, "\"to\":", 5);
+      if (f && t)
+        r->lost += atol(t + 5) - atol(f + 7);
+    } else {
+      scan_times(r, p, n, now);
+    }
+    consume(&r->fetch, used);
+  }
+  r->t_end = now_ns();
+  return NULL;
+}
+
+static void *redis_producer(void *arg) {
+  run *r = arg;
+  const bench_opts *o = r->o;
+  const char **argv = malloc(sizeof(char *) * ((size_t)o->put_batch + 2));
+  size_t *argl = malloc(sizeof(size_t) * ((size_t)o->put_batch + 2));
+  char *items = malloc((size_t)o->put_batch * ((size_t)o->size + 40));
+  long pending = 0;
+  /* Commands are pipelined (up to 100 in flight), as a worker's frames are. */
+  r->t_start = now_ns();
+  for (long i = 0; i < o->items;) {
+    int k = 0;
+    size_t off = 0;
+    pace(o, r->t_start, i);
+    uint64_t t = now_ns();
+    argv[0] = "LPUSH";
+    argl[0] = 5;
+    argv[1] = r->key;
+    argl[1] = strlen(r->key);
+    for (; k < o->put_batch && i < o->items; k++, i++) {
+      int n = make_item(items + off, o->size, t);
+      argv[2 + k] = items + off;
+      argl[2 + k] = (size_t)n;
+      off += (size_t)n;
+    }
+    redisAppendCommandArgv(r->rp, 2 + k, argv, argl);
+    pending++;
+    while (pending > 0 && (pending >= 100 || i >= o->items || o->rate > 0)) {
+      redisReply *rep;
+      if (redisGetReply(r->rp, (void **)&rep) != REDIS_OK) {
+        fprintf(stderr, "redis: %s\n", r->rp->errstr);
+        exit(1);
+      }
+      freeReplyObject(rep);
+      pending--;
+    }
+  }
+  free(argv);
+  free(argl);
+  free(items);
+  return NULL;
+}
+
+static void *redis_consumer(void *arg) {
+  run *r = arg;
+  while (r->received < r->o->items) {
+    redisReply *rep;
+    if (r->o->fetch_batch > 1)
+      rep = redisCommand(r->rc, "RPOP %s %d", r->key, r->o->fetch_batch);
+    else
+      rep = redisCommand(r->rc, "BRPOP %s 5", r->key);
+    uint64_t now = now_ns();
+    if (rep == NULL) {
+      fprintf(stderr, "redis: %s\n", r->rc->errstr);
+      exit(1);
+    }
+    if (rep->type == REDIS_REPLY_ARRAY && r->o->fetch_batch > 1) {
+      for (size_t i = 0; i < rep->elements; i++)
+        scan_times(r, rep->element[i]->str, rep->element[i]->len, now);
+    } else if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2) {
+      scan_times(r, rep->element[1]->str, rep->element[1]->len, now);
+    } else if (rep->type == REDIS_REPLY_NIL && r->o->fetch_batch > 1) {
+      freeReplyObject(rep);
+      rep = redisCommand(r->rc, "BRPOP %s 5", r->key); /* wait for more, like the fetcher does */
+      now = now_ns();
+      if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2)
+        scan_times(r, rep->element[1]->str, rep->element[1]->len, now);
+    }
+    freeReplyObject(rep);
+  }
+  r->t_end = now_ns();
+  return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void report(const char *name, run *r) {
+  double secs = (double)(r->t_end - r->t_start) / 1e9;
+  qsort(r->lat, (size_t)r->received, sizeof(uint64_t), cmp_u64);
+  double p50 = r->received ? (double)r->lat[r->received / 2] / 1e6 : 0;
+  double p99 = r->received ? (double)r->lat[(size_t)((double)r->received * 0.99)] / 1e6 : 0;
+  printf("%-44s %12.0f %10.3f %10.3f %8ld\n", name, (double)(r->received + r->lost) / secs, p50, p99, r->lost);
+  fflush(stdout);
+}
+
+static void run_supernode(const bench_opts *o) {
+  run r = {.o = o, .lat = calloc((size_t)o->items, sizeof(uint64_t))};
+  char body[256], path[128], name[128], hello[128];
+  static int round;
+  size_t n, used;
+  snprintf(body, sizeof(body), "{\"cmd\":\"start\",\"task_id\":\"bench%d\",\"mode\":\"net\",\"queue_len\":%ld}",
+           ++round, o->items < 1000000 ? o->items : 1000000);
+  http_post(o->port, body);
+  snprintf(path, sizeof(path), "/m/fetch/bench%d?from=new&batch=%d", round, o->fetch_batch);
+  r.fetch = ws_open(o->port, path);
+  r.worker = ws_open(o->port, "/w/ch");
+  n = (size_t)snprintf(hello, sizeof(hello), "{\"type\":\"hello\",\"task_id\":\"bench%d\"}", round);
+  ws_send(&r.worker, hello, n);
+  ws_recv(&r.worker, &n, &used); /* welcome */
+  consume(&r.worker, used);
+  pthread_t a, b;
+  pthread_create(&b, NULL, sn_consumer, &r);
+  pthread_create(&a, NULL, sn_producer, &r);
+  pthread_join(a, NULL);
+  pthread_join(b, NULL);
+  snprintf(name, sizeof(name), "supernode put x%d -> fetch batch=%d%s", o->put_batch, o->fetch_batch,
+           o->rate ? " (paced)" : "");
+  report(name, &r);
+  snprintf(body, sizeof(body), "{\"cmd\":\"remove\",\"task_id\":\"bench%d\"}", round);
+  http_post(o->port, body);
+  close(r.fetch.fd);
+  close(r.worker.fd);
+  free(r.fetch.buf);
+  free(r.worker.buf);
+  free(r.lat);
+}
+
+static void run_redis(const bench_opts *o) {
+  run r = {.o = o, .lat = calloc((size_t)o->items, sizeof(uint64_t)), .key = "sn-bench"};
+  char name[128];
+  r.rp = redisConnect("127.0.0.1", o->redis_port);
+  r.rc = redisConnect("127.0.0.1", o->redis_port);
+  if (!r.rp || r.rp->err || !r.rc || r.rc->err) {
+    fprintf(stderr, "sn-bench: cannot connect to redis on port %d\n", o->redis_port);
+    exit(1);
+  }
+  freeReplyObject(redisCommand(r.rp, "DEL %s", r.key));
+  pthread_t a, b;
+  pthread_create(&b, NULL, redis_consumer, &r);
+  pthread_create(&a, NULL, redis_producer, &r);
+  pthread_join(a, NULL);
+  pthread_join(b, NULL);
+  snprintf(name, sizeof(name), "redis LPUSH x%d -> %s", o->put_batch,
+           o->fetch_batch > 1 ? "RPOP count" : "BRPOP");
+  if (o->fetch_batch > 1)
+    snprintf(name + strlen(name), sizeof(name) - strlen(name), "=%d", o->fetch_batch);
+  if (o->rate)
+    snprintf(name + strlen(name), sizeof(name) - strlen(name), " (paced)");
+  report(name, &r);
+  redisFree(r.rp);
+  redisFree(r.rc);
+  free(r.lat);
+}
+
+int main(int argc, char **argv) {
+  bench_opts o = {.port = 7700, .redis_port = 0, .items = 200000, .size = 100, .put_batch = 100, .fetch_batch = 100};
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!strcmp(argv[i], "--port")) o.port = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--redis-port")) o.redis_port = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--items")) o.items = atol(argv[i + 1]);
+    else if (!strcmp(argv[i], "--size")) o.size = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--put-batch")) o.put_batch = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--fetch-batch")) o.fetch_batch = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--rate")) o.rate = atol(argv[i + 1]);
+    else {
+      fprintf(stderr, "usage: sn-bench --port P --redis-port R [--items N --size S --put-batch B --fetch-batch F --rate R]\n");
+      return 2;
+    }
+  }
+  run_supernode(&o);
+  if (o.redis_port)
+    run_redis(&o);
+  return 0;
+}
