@@ -523,6 +523,64 @@ def config_boot_tasks_and_templates():
     check(p.returncode == 0 and p.stdout.startswith("supernode "), "--version", p.stdout)
 
 
+def non_loopback_ipv4():
+    try:
+        out = subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout.split()
+    except OSError:
+        return None
+    return next((a for a in out if "." in a and not a.startswith("127.")), None)
+
+
+@test
+def remote_peers_need_a_token_or_allow_remote():
+    ip = non_loopback_ipv4()
+    if ip is None:
+        print("  (no non-loopback IPv4 address here: remote-peer checks not run)")
+        return
+    import urllib.request, urllib.error, json as _json
+
+    def get(port):
+        try:
+            with urllib.request.urlopen(f"http://{ip}:{port}/m/stat", timeout=10) as r:
+                return r.status, _json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, _json.loads(e.read())
+
+    node = Node(args=["--listen", "0.0.0.0:0"])
+    s, r = get(node.port)
+    check(s == 401 and err_code(r) == "unauthorized", f"a peer at {ip} is refused without operator_token/allow_remote", (s, r))
+    s, r = http(node.port, "GET", "/m/stat")
+    check(s == 200, "loopback peers are served")
+    node.stop()
+    node = Node(config={"allow_remote": True}, args=["--listen", "0.0.0.0:0"])
+    s, r = get(node.port)
+    check(s == 200 and r.get("ok"), "allow_remote serves remote peers", (s, r))
+    node.stop()
+
+
+@test
+def command_client_that_never_reads():
+    node = Node()
+    greedy = WS(node.port, "/m/cmd")
+    greedy.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    rss0 = node.rss_kb()
+    frame = b'{"cmd":"list"}'
+    node.cmd({"cmd": "start", "task_id": "pad", "mode": "net"})
+    greedy.sock.settimeout(2)
+    sent = 0
+    try:
+        for _ in range(200000 // SLOW):
+            greedy.send_raw(frame, 0x1)
+            sent += 1
+    except (socket.timeout, TimeoutError, OSError):
+        pass  # the node stopped reading from us: that is the point
+    s, r = node.cmd({"cmd": "ping"})
+    check(s == 200, "the node keeps serving others while a command client never reads", sent)
+    check(node.rss_kb() - rss0 < 30000, "and does not buffer replies without bound", (rss0, node.rss_kb(), sent))
+    greedy.sock.close()
+    node.stop()
+
+
 @test
 def port_in_use_fails_cleanly():
     s = socket.socket()
