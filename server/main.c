@@ -59,8 +59,8 @@ int main(int argc, char **argv) {
   }
   sn_log_set_level(cfg.log_level);
   uv_loop_init(&loop);
-  sn_node_init(&node, &loop, &cfg, &err);
-  if (sn_node_listen(&node, &err) == 0 && sn_node_boot_tasks(&node, &err) == 0) {
+  if (sn_node_init(&node, &loop, &cfg, &err) == 0 && sn_node_listen(&node, &err) == 0 &&
+      sn_node_boot_tasks(&node, &err) == 0) {
     uv_run(&loop, UV_RUN_DEFAULT);
     rc = node.exit_code;
   } else {

@@ -19,6 +19,7 @@ void sn_config_init(sn_config *cfg) {
   cfg->max_connections = 1000;
   cfg->hello_timeout_ms = 5000;
   cfg->shutdown_timeout_ms = 0; /* 0: derived from the tasks' own escalation times */
+  cfg->watch_interval_ms = 1000;
   cfg->task_defaults = json_object();
   cfg->templates = json_object();
   cfg->tasks = json_array();
@@ -28,6 +29,7 @@ void sn_config_free(sn_config *cfg) {
   free(cfg->node_id);
   free(cfg->operator_token);
   free(cfg->worker_token);
+  free(cfg->shim_path);
   json_decref(cfg->exec_allow);
   json_decref(cfg->task_defaults);
   json_decref(cfg->templates);
@@ -172,6 +174,10 @@ int sn_config_load_json(sn_config *cfg, const json_t *root, sn_error *err) {
       rc = sn__get_uint(v, k, 1, 1000000, &cfg->max_connections, err);
     else if (strcmp(k, "hello_timeout_ms") == 0)
       rc = sn__get_uint(v, k, 1, 3600000, &cfg->hello_timeout_ms, err);
+    else if (strcmp(k, "watch_interval_ms") == 0)
+      rc = sn__get_uint(v, k, 10, 3600000, &cfg->watch_interval_ms, err);
+    else if (strcmp(k, "shim_path") == 0)
+      rc = sn__get_str(v, k, &cfg->shim_path, err);
     else if (strcmp(k, "shutdown_timeout_ms") == 0)
       rc = sn__get_uint(v, k, 0, 3600000, &cfg->shutdown_timeout_ms, err);
     else if (strcmp(k, "task_defaults") == 0)

@@ -22,6 +22,8 @@ typedef struct sn_config {
   uint64_t max_connections;
   uint64_t hello_timeout_ms;
   uint64_t shutdown_timeout_ms;
+  uint64_t watch_interval_ms;
+  char *shim_path;        /* owned; NULL = supernode-shim beside the binary */
   int net_autocreate;
   json_t *task_defaults;  /* object, owned */
   json_t *templates;      /* object of objects, owned */

@@ -342,8 +342,10 @@ static int sn__callback(struct lws *wsi, enum lws_callback_reasons reason, void 
     sn__established(sn__node(wsi), wsi);
     return 0;
   case LWS_CALLBACK_RECEIVE:
-    if (c)
+    if (c) {
+      c->last_rx_ms = sn_now_ms(); /* any frame counts as life */
       sn__receive(c, in, len);
+    }
     return 0;
   case LWS_CALLBACK_SERVER_WRITEABLE:
     if (c == NULL)

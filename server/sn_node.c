@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "sn_log.h"
@@ -15,6 +16,24 @@ static void sn__on_signal(uv_signal_t *h, int signum) {
   sn_node_shutdown(n);
 }
 
+/* The shim lives beside the supernode binary unless the config names it. */
+static int sn__find_shim(sn_node *n, sn_error *err) {
+  char self[4096];
+  ssize_t len;
+  if (n->cfg->shim_path) {
+    snprintf(n->shim_path, sizeof(n->shim_path), "%s", n->cfg->shim_path);
+  } else {
+    if ((len = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0)
+      return sn_seterr(err, SN_EINTERNAL, "cannot find my own binary to locate supernode-shim");
+    self[len] = '\0';
+    *strrchr(self, '/') = '\0';
+    snprintf(n->shim_path, sizeof(n->shim_path), "%.4000s/supernode-shim", self);
+  }
+  if (access(n->shim_path, X_OK) != 0)
+    return sn_seterr(err, SN_EINTERNAL, "cannot run %s (set shim_path in the config)", n->shim_path);
+  return 0;
+}
+
 int sn_node_init(sn_node *n, uv_loop_t *loop, sn_config *cfg, sn_error *err) {
   memset(n, 0, sizeof(*n));
   n->loop = loop;
@@ -24,6 +43,7 @@ int sn_node_init(sn_node *n, uv_loop_t *loop, sn_config *cfg, sn_error *err) {
   sn_list_init(&n->conns);
   sn_list_init(&n->all_fetchers);
   sn_list_init(&n->procs);
+  sn_list_init(&n->checks);
   if (cfg->node_id) {
     snprintf(n->node_id, sizeof(n->node_id), "%s", cfg->node_id);
   } else if (gethostname(n->node_id, sizeof(n->node_id) - 1) != 0 || n->node_id[0] == '\0') {
@@ -33,13 +53,18 @@ int sn_node_init(sn_node *n, uv_loop_t *loop, sn_config *cfg, sn_error *err) {
   uv_signal_init(loop, &n->sigterm);
   uv_timer_init(loop, &n->shutdown_timer);
   uv_timer_init(loop, &n->poke_timer);
-  n->sigint.data = n->sigterm.data = n->shutdown_timer.data = n->poke_timer.data = n;
+  uv_timer_init(loop, &n->watch_timer);
+  n->sigint.data = n->sigterm.data = n->shutdown_timer.data = n->poke_timer.data = n->watch_timer.data = n;
+  n->ptab = sn_malloc(sizeof(sn_pstat) * 8192);
+  /* Orphaned descendants of workers are re-parented to the node rather than
+   * to init, so the watch can find, kill and reap them. */
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+    sn_log(SN_LOG_WARN, NULL, "cannot become child subreaper: orphans of workers escape supervision");
   uv_signal_start(&n->sigint, sn__on_signal, SIGINT);
   uv_signal_start(&n->sigterm, sn__on_signal, SIGTERM);
   /* A client that goes away mid-write must not kill the node. */
   signal(SIGPIPE, SIG_IGN);
-  (void)err;
-  return 0;
+  return sn__find_shim(n, err);
 }
 
 int sn_node_listen(sn_node *n, sn_error *err) {
@@ -55,6 +80,7 @@ int sn_node_listen(sn_node *n, sn_error *err) {
          n->cfg->listen_host, n->port);
   fflush(stdout);
   sn_log(SN_LOG_INFO, NULL, "supernode %s node_id %s listening on port %d", SN_VERSION, n->node_id, n->port);
+  sn_watch_start(n);
   return 0;
 }
 
@@ -209,6 +235,8 @@ static void sn__finish(sn_node *n) {
   uv_close((uv_handle_t *)&n->sigterm, NULL);
   uv_close((uv_handle_t *)&n->shutdown_timer, NULL);
   uv_close((uv_handle_t *)&n->poke_timer, NULL);
+  uv_close((uv_handle_t *)&n->watch_timer, NULL);
+  sn_watch_tick(n); /* a last sweep for orphans */
   /* First phase of the lws teardown: it closes its handles on our loop, and
    * uv_run returns once they are gone. The second phase is in sn_node_free. */
   if (n->lws)
@@ -283,4 +311,6 @@ void sn_node_free(sn_node *n) {
   if (n->lws)
     lws_context_destroy(n->lws);
   n->lws = NULL;
+  free(n->ptab);
+  n->ptab = NULL;
 }

@@ -14,6 +14,7 @@
 #include "sn_err.h"
 #include "sn_list.h"
 #include "sn_policy.h"
+#include "sn_proctree.h"
 #include "sn_queue.h"
 #include "sn_taskconf.h"
 
@@ -22,6 +23,15 @@ typedef struct sn_task sn_task;
 typedef struct sn_conn sn_conn;
 typedef struct sn_proc sn_proc;
 typedef struct sn_req sn_req;
+typedef struct sn_health sn_health;
+
+#define SN_LOG_KEEP 200 /* worker output lines kept per task for `logs` */
+
+typedef struct sn_logline {
+  uint64_t ts_ms;
+  int stream; /* 0 stdout, 1 stderr */
+  char *line; /* owned */
+} sn_logline;
 
 enum sn_state {
   SN_ST_BLOCKED, SN_ST_STARTING, SN_ST_RUNNING, SN_ST_WAITING,
@@ -92,6 +102,19 @@ struct sn_task {
   int stopping_reason;      /* reason recorded when the current run ends */
   int removing;
   uint64_t restarts, runs, started_at_ms, msgs_in, msgs_out;
+  uint64_t mem_kb;          /* resident memory of the worker's tree, last watch tick */
+  /* idle ping */
+  char ping_id[40];         /* outstanding ping, "" when none */
+  uint64_t ping_sent_ms;
+  int ping_failures;
+  uint64_t last_activity_ms; /* connect, job or pong: the idle clock */
+  /* health check */
+  uv_timer_t health_timer;
+  sn_health *health;        /* the check running now, or NULL */
+  int health_fails;
+  /* worker output kept for `logs` */
+  sn_logline logs[SN_LOG_KEEP];
+  size_t logs_head, logs_n;
   uint64_t last_run_ms, last_duration_ms;
   struct {
     int valid;
@@ -119,6 +142,24 @@ const char *sn_state_name(int state);
 void sn_task_wake_fetchers(sn_task *t);
 /* Appends items and wakes fetchers (used by the worker channel). */
 int sn_task_push(sn_task *t, const void *data, size_t len, int bin, uint64_t ts_ms);
+/* A supervision rule fired: stop the worker with escalation and let the
+ * restart policy decide (exec), or drop the connection (net). */
+void sn_task_fault(sn_task *t, int reason);
+/* Keeps one line of worker output for `logs`. */
+void sn_task_keep_line(sn_task *t, int stream, const char *line, size_t len);
+void sn_task_pong(sn_task *t, const char *job_id);
+/* The health check's verdict. */
+void sn_task_health_result(sn_task *t, int ok);
+
+/* ---- health: the task's health_check command ---- */
+void sn_health_start(sn_task *t);
+void sn_health_stop(sn_task *t);
+/* True when pid is a health check libuv spawned (and will reap). */
+int sn_health_owns(sn_node *n, int pid);
+
+/* ---- watch: memory, timeouts, heartbeats, idle pings, orphans ---- */
+void sn_watch_start(sn_node *n);
+void sn_watch_tick(sn_node *n);
 
 /* ---- conn: one HTTP or websocket connection ---- */
 enum sn_role {
@@ -169,6 +210,7 @@ struct sn_conn {
   /* worker channel */
   int hello_done;
   char *upgrade_token;      /* token given on the upgrade, owned */
+  uint64_t last_rx_ms;      /* last frame from the peer (heartbeat rule) */
 };
 
 sn_conn *sn_conn_new(sn_node *n, struct lws *wsi, int role);
@@ -202,11 +244,15 @@ struct sn_node {
   sn_list all_fetchers;
   sn_list procs;
   size_t nprocs;
+  sn_list checks;           /* running health checks (sn_health) */
   uint64_t gseq;
   uint64_t started_ms;
   uv_signal_t sigint, sigterm;
   uv_timer_t shutdown_timer; /* hard deadline for workers to exit */
   uv_timer_t poke_timer;     /* re-checks shutdown outside lws callbacks; client grace */
+  uv_timer_t watch_timer;    /* supervision checks */
+  char shim_path[4096];
+  struct sn_pstat *ptab;     /* process table buffer for watch ticks, owned */
   int shutting_down;
   int grace_over;
   int finished;

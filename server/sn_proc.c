@@ -40,6 +40,8 @@ static void sn__log_line(sn_proc *p, int i, const char *s, size_t n) {
   if (n > 0 && s[n - 1] == '\r')
     n--;
   sn_log(SN_LOG_INFO, p->task_id, "%s: %.*s", i ? "stderr" : "stdout", (int)n, s);
+  if (p->task)
+    sn_task_keep_line(p->task, i, s, n);
 }
 
 static void sn__alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
@@ -82,13 +84,20 @@ static void sn__read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 static void sn__exit(uv_process_t *proc, int64_t status, int term_signal) {
   sn_proc *p = proc->data;
   p->exited = 1;
-  /* Whatever the leader left behind in its group dies with it, so that a
-   * restart never runs beside leftovers of the previous run. */
+  /* Whatever the run left behind dies with it, so that a restart never runs
+   * beside leftovers: the group, and (if the shim itself was killed) its
+   * orphans, which the watch sweeps up as the node's adopted children. */
   kill(-p->pid, SIGKILL);
   if (p->task)
     sn_task_on_exit(p->task, status, term_signal);
   uv_close((uv_handle_t *)proc, sn__proc_closed);
   sn_node_maybe_finish(p->node);
+}
+
+static void sn__free_strv(char **v) {
+  for (size_t i = 0; v && v[i]; i++)
+    free(v[i]);
+  free(v);
 }
 
 /* Builds envp: the node's environment minus SUPERNODE_* and the task's own
@@ -133,24 +142,49 @@ static char **sn__build_env(sn_task *t) {
   return env;
 }
 
-static void sn__free_strv(char **v) {
-  for (size_t i = 0; v && v[i]; i++)
-    free(v[i]);
-  free(v);
+
+/* argv for the shim: identity and limits first, then "--" and the worker's argv. */
+static char **sn__build_argv(sn_task *t) {
+  const sn_taskconf *c = &t->conf;
+  size_t argc = json_array_size(c->exec), k = 0;
+  char **argv = sn_calloc(argc + 14, sizeof(char *));
+  char num[32];
+  argv[k++] = sn_strdup(t->node->shim_path);
+#define SN__OPT(flag, v)                              \
+  if ((v) >= 0) {                                     \
+    argv[k++] = sn_strdup(flag);                      \
+    snprintf(num, sizeof(num), "%lld", (long long)(v)); \
+    argv[k++] = sn_strdup(num);                       \
+  }
+  SN__OPT("--uid", c->uid);
+  SN__OPT("--gid", c->gid);
+  SN__OPT("--nofile", c->rl_nofile);
+  SN__OPT("--nproc", c->rl_nproc);
+  SN__OPT("--cpu", c->rl_cpu_s);
+#undef SN__OPT
+  argv[k++] = sn_strdup("--");
+  for (size_t i = 0; i < argc; i++)
+    argv[k++] = sn_strdup(json_string_value(json_array_get(c->exec, i)));
+  return argv;
 }
 
 int sn_proc_spawn(sn_task *t, sn_error *err) {
   sn_node *n = t->node;
-  size_t argc = json_array_size(t->conf.exec);
-  char **argv = sn_calloc(argc + 1, sizeof(char *));
+  char **argv = sn__build_argv(t);
   char **env;
   uv_process_options_t o;
   uv_stdio_container_t stdio[3];
   sn_proc *p = sn_calloc(1, sizeof(*p));
   int rc;
+  const char *exec0 = json_string_value(json_array_get(t->conf.exec, 0));
 
-  for (size_t i = 0; i < argc; i++)
-    argv[i] = sn_strdup(json_string_value(json_array_get(t->conf.exec, i)));
+  /* The shim reports a missing program only after the fork; check here so
+   * that a start command can refuse it at once. */
+  if (strchr(exec0, '/') ? access(exec0, X_OK) != 0 : 0) {
+    sn__free_strv(argv);
+    free(p);
+    return sn_seterr(err, SN_EBADREQ, "field 'exec': cannot run %s: %s", exec0, strerror(errno));
+  }
   if (sn_random_hex(t->secret, 32) != 0) {
     sn__free_strv(argv);
     free(p);
@@ -178,8 +212,8 @@ int sn_proc_spawn(sn_task *t, sn_error *err) {
   o.env = env;
   o.cwd = t->conf.cwd;
   o.exit_cb = sn__exit;
-  /* Detached means setsid(): the worker leads its own session and process
-   * group, so a stop can signal the whole group. */
+  /* Detached means setsid(): the shim leads its own session and process
+   * group, which the worker joins, so a stop can signal the whole group. */
   o.flags = UV_PROCESS_DETACHED;
   o.stdio = stdio;
   o.stdio_count = 3;
@@ -195,8 +229,7 @@ int sn_proc_spawn(sn_task *t, sn_error *err) {
     p->exited = 1;
     uv_close((uv_handle_t *)&p->process, sn__proc_closed);
     sn_proc_close_pipes(p);
-    return sn_seterr(err, SN_EBADREQ, "field 'exec': cannot run %s: %s",
-                     json_string_value(json_array_get(t->conf.exec, 0)), uv_strerror(rc));
+    return sn_seterr(err, SN_EINTERNAL, "cannot run the shim %s: %s", n->shim_path, uv_strerror(rc));
   }
   p->open = 3;
   p->pid = p->process.pid;
@@ -210,6 +243,11 @@ int sn_proc_spawn(sn_task *t, sn_error *err) {
 int sn_proc_kill(sn_proc *p, int sig) {
   if (p->exited)
     return -ESRCH;
+  /* SIGKILL reaches the whole tree, including descendants that left the
+   * group with setsid; other signals go to the group (the shim forwards them
+   * to a worker that left it). */
+  if (sig == SIGKILL)
+    sn_pkill_tree(p->pid, SIGKILL, 3);
   return kill(-p->pid, sig) == 0 ? 0 : -errno;
 }
 

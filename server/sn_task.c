@@ -21,6 +21,8 @@ static void sn__timer_closed(uv_handle_t *h) {
   sn_taskconf_free(&t->conf);
   sn_queue_free(&t->queue);
   sn_policy_free(&t->policy);
+  for (size_t i = 0; i < SN_LOG_KEEP; i++)
+    free(t->logs[i].line);
   free(t);
 }
 
@@ -36,8 +38,9 @@ sn_task *sn_task_new(sn_node *n, sn_taskconf *conf) {
   sn_list_init(&t->waiters);
   uv_timer_init(n->loop, &t->timer);
   uv_timer_init(n->loop, &t->kill_timer);
-  t->timer.data = t->kill_timer.data = t;
-  t->open_handles = 2;
+  uv_timer_init(n->loop, &t->health_timer);
+  t->timer.data = t->kill_timer.data = t->health_timer.data = t;
+  t->open_handles = 3;
   return t;
 }
 
@@ -53,6 +56,23 @@ static void sn__run(sn_task *t);
 
 static void sn__timer_fired(uv_timer_t *h) { sn__run(h->data); }
 
+/* Marks a new run as begun: running, or starting until its health check passes. */
+static void sn__ran(sn_task *t) {
+  t->runs++;
+  t->started_at_ms = sn_now_ms();
+  t->last_activity_ms = t->started_at_ms;
+  t->stopping_reason = -1;
+  t->mem_kb = 0;
+  sn_log(SN_LOG_INFO, t->conf.task_id, "spawned pid %d: %s", t->pid,
+         json_string_value(json_array_get(t->conf.exec, 0)));
+  if (t->conf.health_check) {
+    sn_task_set_state(t, SN_ST_STARTING);
+    sn_health_start(t);
+  } else {
+    sn_task_set_state(t, SN_ST_RUNNING);
+  }
+}
+
 /* Starts one run of an exec task. A spawn failure counts as a run that exited
  * with 127, like a shell would report, so the restart policy applies. */
 static void sn__run(sn_task *t) {
@@ -62,16 +82,12 @@ static void sn__run(sn_task *t) {
   if (sn_proc_spawn(t, &err) != 0) {
     sn_log(SN_LOG_ERROR, t->conf.task_id, "%s", err.msg);
     t->started_at_ms = sn_now_ms();
+    t->stopping_reason = -1;
     sn_task_set_state(t, SN_ST_STARTING);
     sn_task_on_exit(t, 127, 0);
     return;
   }
-  t->runs++;
-  t->started_at_ms = sn_now_ms();
-  t->stopping_reason = -1;
-  sn_log(SN_LOG_INFO, t->conf.task_id, "spawned pid %d: %s", t->pid,
-         json_string_value(json_array_get(t->conf.exec, 0)));
-  sn_task_set_state(t, SN_ST_RUNNING);
+  sn__ran(t);
 }
 
 int sn_task_start(sn_task *t, sn_error *err) {
@@ -81,12 +97,7 @@ int sn_task_start(sn_task *t, sn_error *err) {
   }
   if (sn_proc_spawn(t, err) != 0)
     return err->code;
-  t->runs++;
-  t->started_at_ms = sn_now_ms();
-  t->stopping_reason = -1;
-  sn_log(SN_LOG_INFO, t->conf.task_id, "spawned pid %d: %s", t->pid,
-         json_string_value(json_array_get(t->conf.exec, 0)));
-  sn_task_set_state(t, SN_ST_RUNNING);
+  sn__ran(t);
   return 0;
 }
 
@@ -101,6 +112,7 @@ static void sn__kill_timer(uv_timer_t *h) {
 static void sn__escalate(sn_task *t, int reason) {
   t->stopping_reason = reason;
   sn_task_set_state(t, SN_ST_STOPPING);
+  sn_health_stop(t);
   if (sn_proc_kill(t->proc, t->conf.first_sig) != 0)
     return;
   sn_log(SN_LOG_INFO, t->conf.task_id, "sent %s to group %d", sn_signame(t->conf.first_sig), t->pid);
@@ -168,8 +180,10 @@ void sn_task_on_exit(sn_task *t, int64_t status, int term_signal) {
   int was_stopping = t->state == SN_ST_STOPPING;
 
   uv_timer_stop(&t->kill_timer);
+  sn_health_stop(t);
   t->proc = NULL;
   t->pid = 0;
+  t->mem_kb = 0;
   t->last_exit.valid = 1;
   t->last_exit.code = term_signal ? -1 : (int)status;
   t->last_exit.signal = term_signal;
@@ -195,6 +209,10 @@ void sn_task_on_exit(sn_task *t, int64_t status, int term_signal) {
     sn__finish_waiters(t);
     return;
   }
+  /* A periodic run cut short by timeout_ms still ends normally: the next
+   * run comes after its interval. */
+  if (t->last_exit.reason == SN_RS_TIMEOUT && t->conf.exec_interval_ms > 0)
+    clean = 1;
   switch (sn_policy_on_exit(&t->policy, &t->conf, clean, now, ran, &delay)) {
   case SN_NEXT_STOP:
     sn_task_set_state(t, SN_ST_STOPPED);
@@ -284,7 +302,9 @@ json_t *sn_task_to_json(const sn_task *t) {
   json_object_set_new(o, "last_run_ms", t->last_run_ms ? json_integer((json_int_t)t->last_run_ms) : json_null());
   json_object_set_new(o, "last_duration_ms",
                       t->last_exit.valid ? json_integer((json_int_t)t->last_duration_ms) : json_null());
-  json_object_set_new(o, "mem_kb", json_null());
+  json_object_set_new(o, "mem_kb", t->proc ? json_integer((json_int_t)t->mem_kb) : json_null());
+  json_object_set_new(o, "health_failures_now", json_integer(t->health_fails));
+  json_object_set_new(o, "ping_failures", json_integer(t->ping_failures));
   json_object_set_new(o, "last_exit", sn__last_exit(t));
   json_object_set_new(o, "connected", json_boolean(t->worker != NULL));
   json_object_set_new(o, "busy", json_false());
@@ -316,7 +336,76 @@ void sn_task_destroy(sn_task *t) {
   }
   if (t->proc)
     t->proc->task = NULL;
+  sn_health_stop(t);
   sn_node_task_gone(t->node, t);
   uv_close((uv_handle_t *)&t->timer, sn__timer_closed);
   uv_close((uv_handle_t *)&t->kill_timer, sn__timer_closed);
+  uv_close((uv_handle_t *)&t->health_timer, sn__timer_closed);
+}
+
+void sn_task_fault(sn_task *t, int reason) {
+  if (t->conf.mode == SN_MODE_EXEC) {
+    if (t->proc && t->state != SN_ST_STOPPING) {
+      sn_log(SN_LOG_WARN, t->conf.task_id, "%s rule fired: stopping the worker", sn__reason_names[reason]);
+      sn__escalate(t, reason);
+    }
+    return;
+  }
+  /* A net worker cannot be restarted by us: drop it and wait for a new one. */
+  if (t->worker) {
+    sn_conn *w = t->worker;
+    sn_log(SN_LOG_WARN, t->conf.task_id, "%s rule fired: dropping the worker's connection", sn__reason_names[reason]);
+    t->worker = NULL;
+    w->task = NULL;
+    sn_conn_send_error(w, SN_EUNAVAIL, reason == SN_RS_HEARTBEAT ? "no heartbeat" : "supervision rule fired",
+                       LWS_CLOSE_STATUS_POLICY_VIOLATION);
+    t->last_exit.valid = 1;
+    t->last_exit.code = -1;
+    t->last_exit.signal = 0;
+    t->last_exit.reason = reason;
+    t->last_exit.at_ms = sn_now_ms();
+    if (t->state == SN_ST_RUNNING)
+      sn_task_set_state(t, SN_ST_WAITING);
+  }
+}
+
+void sn_task_keep_line(sn_task *t, int stream, const char *line, size_t len) {
+  sn_logline *l = &t->logs[(t->logs_head + t->logs_n) % SN_LOG_KEEP];
+  if (t->logs_n == SN_LOG_KEEP) {
+    l = &t->logs[t->logs_head];
+    t->logs_head = (t->logs_head + 1) % SN_LOG_KEEP;
+  } else {
+    t->logs_n++;
+  }
+  free(l->line);
+  l->line = sn_strndup(line, len);
+  l->stream = stream;
+  l->ts_ms = sn_now_ms();
+}
+
+void sn_task_pong(sn_task *t, const char *job_id) {
+  if (t->ping_id[0] == '\0' || job_id == NULL || strcmp(job_id, t->ping_id) != 0)
+    return;
+  t->ping_id[0] = '\0';
+  t->ping_failures = 0;
+  t->last_activity_ms = sn_now_ms();
+}
+
+void sn_task_health_result(sn_task *t, int ok) {
+  if (ok) {
+    t->health_fails = 0;
+    if (t->state == SN_ST_STARTING) {
+      sn_log(SN_LOG_INFO, t->conf.task_id, "health check passed");
+      sn_task_set_state(t, SN_ST_RUNNING);
+    }
+    return;
+  }
+  if (t->state != SN_ST_RUNNING)
+    return; /* while starting, the check is simply retried */
+  t->health_fails++;
+  sn_log(SN_LOG_WARN, t->conf.task_id, "health check failed (%d in a row)", t->health_fails);
+  if ((uint64_t)t->health_fails >= t->conf.health_failures) {
+    t->health_fails = 0;
+    sn_task_fault(t, SN_RS_HEALTH);
+  }
 }

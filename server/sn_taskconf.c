@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <string.h>
 #include <strings.h>
+#include <pwd.h>
+#include <unistd.h>
 
 #include "sn_util.h"
 
@@ -65,14 +67,15 @@ static const sn__ufield sn__ufields[] = {
     SN__U(ping_timeout_ms, 5000, SN__DAY),
     SN__U(queue_len, 1000, 10000000),
     SN__U(queue_bytes, 0, 1ull << 40),
+    SN__U(health_interval_ms, 2000, SN__DAY),
+    SN__U(health_timeout_ms, 5000, SN__DAY),
+    SN__U(health_failures, 3, 1000),
 };
 #define SN__NUFIELDS (sizeof(sn__ufields) / sizeof(sn__ufields[0]))
 
 /* Fields of the protocol that later parts of the node will enforce; until they
  * do, a request naming them is refused rather than silently ignored. */
-static const char *const sn__later_fields[] = {
-    "user", "rlimits", "after", "health_check", "health_interval_ms", "health_timeout_ms",
-    "health_failures", NULL};
+static const char *const sn__later_fields[] = {"after", NULL};
 
 static uint64_t *sn__uptr(sn_taskconf *c, size_t off) { return (uint64_t *)((char *)c + off); }
 
@@ -131,6 +134,47 @@ static int sn__parse_enum(const json_t *v, const char *name, const char *const *
   return sn_seterr(err, SN_EBADREQ, "field '%s' has an invalid value", name);
 }
 
+/* Resolves a user name (or numeric uid) to uid and gid, once, at parse time. */
+static int sn__parse_user(const json_t *v, sn_taskconf *c, sn_error *err) {
+  struct passwd *pw;
+  free(c->user);
+  c->user = NULL;
+  c->uid = c->gid = -1;
+  if (json_is_null(v))
+    return 0;
+  if (!json_is_string(v) || json_string_length(v) == 0)
+    return sn_seterr(err, SN_EBADREQ, "field 'user' must be a user name");
+  if ((pw = getpwnam(json_string_value(v))) == NULL)
+    return sn_seterr(err, SN_EBADREQ, "field 'user': no user '%.64s' on this machine", json_string_value(v));
+  if (geteuid() != 0 && pw->pw_uid != geteuid())
+    return sn_seterr(err, SN_EBADREQ, "field 'user': the node must run as root to run workers as another user");
+  c->user = sn_strdup(json_string_value(v));
+  c->uid = (long)pw->pw_uid;
+  c->gid = (long)pw->pw_gid;
+  return 0;
+}
+
+static int sn__parse_rlimits(const json_t *v, sn_taskconf *c, sn_error *err) {
+  const char *k;
+  json_t *e;
+  c->rl_nofile = c->rl_nproc = c->rl_cpu_s = -1;
+  if (json_is_null(v))
+    return 0;
+  if (!json_is_object(v))
+    return sn_seterr(err, SN_EBADREQ, "field 'rlimits' must be an object like {\"nofile\":1024}");
+  json_object_foreach((json_t *)v, k, e) {
+    int64_t *slot = strcmp(k, "nofile") == 0 ? &c->rl_nofile
+                    : strcmp(k, "nproc") == 0 ? &c->rl_nproc
+                    : strcmp(k, "cpu_s") == 0 ? &c->rl_cpu_s : NULL;
+    if (slot == NULL)
+      return sn_seterr(err, SN_EBADREQ, "field 'rlimits': unknown limit '%.32s' (nofile, nproc, cpu_s)", k);
+    if (!json_is_integer(e) || json_integer_value(e) < 0)
+      return sn_seterr(err, SN_EBADREQ, "field 'rlimits.%s' must be a non-negative integer", k);
+    *slot = json_integer_value(e);
+  }
+  return 0;
+}
+
 static int sn__parse_member(const char *k, const json_t *v, sn_taskconf *c, sn_error *err) {
   static const char *const modes[] = {"exec", "net"};
 
@@ -162,6 +206,15 @@ static int sn__parse_member(const char *k, const json_t *v, sn_taskconf *c, sn_e
     c->exec = NULL;
     return json_is_null(v) ? 0 : sn__parse_strarray(v, k, &c->exec, err);
   }
+  if (strcmp(k, "health_check") == 0) {
+    json_decref(c->health_check);
+    c->health_check = NULL;
+    return json_is_null(v) ? 0 : sn__parse_strarray(v, k, &c->health_check, err);
+  }
+  if (strcmp(k, "user") == 0)
+    return sn__parse_user(v, c, err);
+  if (strcmp(k, "rlimits") == 0)
+    return sn__parse_rlimits(v, c, err);
   if (strcmp(k, "env") == 0) {
     json_decref(c->env);
     c->env = NULL;
@@ -199,6 +252,8 @@ static void sn__defaults(sn_taskconf *c) {
   for (size_t i = 0; i < SN__NUFIELDS; i++)
     *sn__uptr(c, sn__ufields[i].off) = sn__ufields[i].def;
   c->first_sig = SIGTERM;
+  c->uid = c->gid = -1;
+  c->rl_nofile = c->rl_nproc = c->rl_cpu_s = -1;
   c->mode = SN_MODE_EXEC;
   c->restart = SN_RESTART_ALWAYS;
 }
@@ -240,10 +295,12 @@ fail:
 void sn_taskconf_free(sn_taskconf *conf) {
   json_decref(conf->exec);
   json_decref(conf->env);
+  json_decref(conf->health_check);
   free(conf->start_params);
   free(conf->cwd);
-  conf->exec = conf->env = NULL;
-  conf->start_params = conf->cwd = NULL;
+  free(conf->user);
+  conf->exec = conf->env = conf->health_check = NULL;
+  conf->start_params = conf->cwd = conf->user = NULL;
 }
 
 json_t *sn_taskconf_to_json(const sn_taskconf *c) {
@@ -258,6 +315,16 @@ json_t *sn_taskconf_to_json(const sn_taskconf *c) {
   json_object_set_new(o, "first_sig", json_string(sn_signame(c->first_sig)));
   json_object_set_new(o, "restart", json_string(sn_restart_name(c->restart)));
   json_object_set_new(o, "accept_tasks", json_boolean(c->accept_tasks));
+  json_object_set_new(o, "user", c->user ? json_string(c->user) : json_null());
+  json_t *rl = json_object();
+  if (c->rl_nofile >= 0)
+    json_object_set_new(rl, "nofile", json_integer(c->rl_nofile));
+  if (c->rl_nproc >= 0)
+    json_object_set_new(rl, "nproc", json_integer(c->rl_nproc));
+  if (c->rl_cpu_s >= 0)
+    json_object_set_new(rl, "cpu_s", json_integer(c->rl_cpu_s));
+  json_object_set_new(o, "rlimits", rl);
+  json_object_set_new(o, "health_check", c->health_check ? json_deep_copy(c->health_check) : json_null());
   for (size_t i = 0; i < SN__NUFIELDS; i++)
     json_object_set_new(o, sn__ufields[i].name,
                         json_integer((json_int_t) * (const uint64_t *)((const char *)c + sn__ufields[i].off)));

@@ -19,12 +19,17 @@ typedef struct sn_taskconf {
   char *start_params;  /* owned, "" when unset */
   json_t *env;         /* object of strings, owned, may be NULL */
   char *cwd;           /* owned, may be NULL */
+  char *user;          /* owned, may be NULL */
+  long uid, gid;       /* resolved from user, -1 when unset */
+  int64_t rl_nofile, rl_nproc, rl_cpu_s; /* rlimits, -1 when unset */
+  json_t *health_check; /* argv array, owned, may be NULL */
   int first_sig;
   int restart;
   int accept_tasks;
   uint64_t mem_limit_kb, timeout_ms, heartbeat_interval_ms, second_sig_duration_ms,
       exec_interval_ms, backoff_ms, backoff_max_ms, max_restarts, restart_window_ms,
-      ping_idle_ms, ping_timeout_ms, queue_len, queue_bytes;
+      ping_idle_ms, ping_timeout_ms, queue_len, queue_bytes, health_interval_ms,
+      health_timeout_ms, health_failures;
 } sn_taskconf;
 
 /* Parses a task object (unknown members are refused, "cmd", "id" and

@@ -98,6 +98,9 @@ static void sn__hello(sn_conn *c, const char *msg, size_t len) {
   c->hello_done = 1;
   c->task = t;
   t->worker = c;
+  c->last_rx_ms = t->last_activity_ms = sn_now_ms();
+  t->ping_id[0] = '\0';
+  t->ping_failures = 0;
   lws_set_timer_usecs(c->wsi, LWS_SET_TIMER_USEC_CANCEL);
   jt = json_object_get(h, "pid");
   sn_log(SN_LOG_INFO, t->conf.task_id, "worker connected (pid %lld)",
@@ -147,8 +150,14 @@ static void sn__other(sn_conn *c, const char *msg, size_t len, sn_span type) {
     json_decref(f);
     return;
   }
-  if (sn_jscan_is_string(msg, type, "pong") || sn_jscan_is_string(msg, type, "result") ||
-      sn_jscan_is_string(msg, type, "partial")) {
+  if (sn_jscan_is_string(msg, type, "pong")) {
+    f = json_loadb(msg, len, 0, NULL);
+    if (c->task)
+      sn_task_pong(c->task, json_string_value(json_object_get(f, "job_id")));
+    json_decref(f);
+    return;
+  }
+  if (sn_jscan_is_string(msg, type, "result") || sn_jscan_is_string(msg, type, "partial")) {
     sn_log(SN_LOG_DEBUG, sn__tid(c), "worker sent a job frame, but no job is running here");
     return;
   }

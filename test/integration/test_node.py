@@ -486,7 +486,8 @@ def slow_fetcher_bounded_memory():
     t = wait_for(lambda: (lambda t: t if t["queue"]["next_seq"] == total + 1 else None)(node.task("flood")), timeout=60)
     rss1 = node.rss_kb()
     check(t and t["queue"]["len"] == 1000 and t["queue"]["dropped"] == total - 1000, f"{total} items streamed past a fetcher that never reads", t and t["queue"])
-    check(rss1 - rss0 < 30000, "node memory stays bounded (growth under 30 MB)", (rss0, rss1))
+    if SLOW == 1:  # valgrind's own allocator makes RSS meaningless; the native and ASan runs check it
+        check(rss1 - rss0 < 30000, "node memory stays bounded (growth under 30 MB)", (rss0, rss1))
     s, r = node.cmd({"cmd": "ping"})
     check(s == 200, "node still answers")
     lazy.close()
@@ -576,7 +577,8 @@ def command_client_that_never_reads():
         pass  # the node stopped reading from us: that is the point
     s, r = node.cmd({"cmd": "ping"})
     check(s == 200, "the node keeps serving others while a command client never reads", sent)
-    check(node.rss_kb() - rss0 < 30000, "and does not buffer replies without bound", (rss0, node.rss_kb(), sent))
+    if SLOW == 1:  # valgrind's own allocator makes RSS meaningless; the native and ASan runs check it
+        check(node.rss_kb() - rss0 < 30000, "and does not buffer replies without bound", (rss0, node.rss_kb(), sent))
     greedy.sock.close()
     node.stop()
 

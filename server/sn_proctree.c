@@ -1,0 +1,131 @@
+#include "sn_proctree.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int sn_pstat_read(pid_t pid, sn_pstat *out) {
+  char path[64], buf[512], *p;
+  int fd;
+  ssize_t n;
+  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+  if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+    return -1;
+  n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0)
+    return -1;
+  buf[n] = '\0';
+  /* The command name may hold spaces and parentheses: parse after the last ')'. */
+  if ((p = strrchr(buf, ')')) == NULL)
+    return -1;
+  int ppid, pgid;
+  char state;
+  if (sscanf(p + 1, " %c %d %d", &state, &ppid, &pgid) != 3)
+    return -1;
+  out->pid = pid;
+  out->ppid = ppid;
+  out->pgid = pgid;
+  out->state = state;
+  return 0;
+}
+
+static int sn__by_ppid(const void *a, const void *b) {
+  const sn_pstat *x = a, *y = b;
+  return x->ppid < y->ppid ? -1 : x->ppid > y->ppid;
+}
+
+size_t sn_ptable(sn_pstat *out, size_t max) {
+  DIR *d = opendir("/proc");
+  struct dirent *e;
+  size_t n = 0;
+  if (d == NULL)
+    return 0;
+  while ((e = readdir(d)) != NULL && n < max) {
+    char *end;
+    long pid = strtol(e->d_name, &end, 10);
+    if (*end != '\0' || pid <= 0)
+      continue;
+    if (sn_pstat_read((pid_t)pid, &out[n]) == 0)
+      n++;
+  }
+  closedir(d);
+  qsort(out, n, sizeof(*out), sn__by_ppid);
+  return n;
+}
+
+/* Appends the children of parent (the table is sorted by ppid). */
+static size_t sn__children(const sn_pstat *tab, size_t n, pid_t parent, pid_t *out, size_t found, size_t max) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (tab[mid].ppid < parent)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  for (; lo < n && tab[lo].ppid == parent && found < max; lo++)
+    if (tab[lo].pid != parent)
+      out[found++] = tab[lo].pid;
+  return found;
+}
+
+size_t sn_pdescendants(const sn_pstat *tab, size_t n, pid_t root, pid_t *out, size_t max) {
+  size_t found = sn__children(tab, n, root, out, 0, max), scan = 0;
+  /* Breadth-first over the parent links: out[] doubles as the work list. */
+  while (scan < found)
+    found = sn__children(tab, n, out[scan++], out, found, max);
+  return found;
+}
+
+unsigned long sn_prss_kb(pid_t pid) {
+  char path[64], buf[256];
+  unsigned long size, resident;
+  int fd;
+  ssize_t n;
+  /* statm's second field is VmRSS in pages, and is much cheaper to read than status. */
+  snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+  if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+    return 0;
+  n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0)
+    return 0;
+  buf[n] = '\0';
+  if (sscanf(buf, "%lu %lu", &size, &resident) != 2)
+    return 0;
+  return resident * (unsigned long)(sysconf(_SC_PAGESIZE) / 1024);
+}
+
+#define SN_PMAX 8192
+
+size_t sn_pkill_tree(pid_t root, int sig, int rounds) {
+  sn_pstat *tab = malloc(sizeof(*tab) * SN_PMAX);
+  pid_t *kids = malloc(sizeof(*kids) * SN_PMAX);
+  size_t sent = 0;
+  if (tab == NULL || kids == NULL) {
+    free(tab);
+    free(kids);
+    return 0;
+  }
+  while (rounds-- > 0) {
+    size_t n = sn_ptable(tab, SN_PMAX), k = sn_pdescendants(tab, n, root, kids, SN_PMAX), live = 0;
+    for (size_t i = 0; i < k; i++) {
+      sn_pstat st;
+      if (sn_pstat_read(kids[i], &st) == 0 && st.state != 'Z') {
+        kill(kids[i], sig);
+        live++;
+      }
+    }
+    sent += live;
+    if (live == 0)
+      break;
+  }
+  free(tab);
+  free(kids);
+  return sent;
+}

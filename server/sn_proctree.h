@@ -1,0 +1,27 @@
+/* Process trees from /proc: descendants of a pid, parents, resident memory.
+ * Shared by the node (memory rule, stop escalation, orphans) and the shim. */
+#ifndef SN_PROCTREE_H
+#define SN_PROCTREE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef struct sn_pstat {
+  pid_t pid, ppid, pgid;
+  char state;
+} sn_pstat;
+
+/* Reads /proc/<pid>/stat; 0 or -1 when the process is gone. */
+int sn_pstat_read(pid_t pid, sn_pstat *out);
+/* Fills out with every process of the system (up to max), sorted by ppid;
+ * returns the count. */
+size_t sn_ptable(sn_pstat *out, size_t max);
+/* Descendants of root (not root itself) found in a table; returns the count. */
+size_t sn_pdescendants(const sn_pstat *tab, size_t n, pid_t root, pid_t *out, size_t max);
+/* VmRSS of a process in kB, 0 when gone. */
+unsigned long sn_prss_kb(pid_t pid);
+/* Sends sig to every descendant of root (not root), repeatedly until none is
+ * found or rounds run out; returns how many signals were sent. */
+size_t sn_pkill_tree(pid_t root, int sig, int rounds);
+
+#endif

@@ -1,0 +1,119 @@
+/* The watch: one timer for the whole node, every watch_interval_ms.
+ * Each tick reads the process table once, then applies the supervision rules
+ * that need a clock or /proc: memory of each worker's tree, run timeouts,
+ * heartbeat silence, idle pings; and it reaps and kills orphans the node
+ * adopted as child subreaper. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sn_log.h"
+#include "sn_node.h"
+#include "sn_util.h"
+
+#define SN_WATCH_PMAX 8192
+
+/* True when libuv spawned pid and will reap it itself. */
+static int sn__libuv_child(sn_node *n, pid_t pid) {
+  sn_list *pos, *tmp;
+  sn_list_foreach(pos, tmp, &n->procs) {
+    if (sn_list_entry(pos, sn_proc, link)->pid == pid)
+      return 1;
+  }
+  return sn_health_owns(n, pid);
+}
+
+/* Orphans re-parented to the node come from workers whose shim died: their
+ * run is over, so they are killed, and reaped by pid (never waitpid(-1),
+ * which would steal libuv's exit statuses). */
+static void sn__orphans(sn_node *n, const sn_pstat *tab, size_t np) {
+  pid_t me = getpid();
+  for (size_t i = 0; i < np; i++) {
+    if (tab[i].ppid != me || sn__libuv_child(n, tab[i].pid))
+      continue;
+    if (tab[i].state == 'Z') {
+      waitpid(tab[i].pid, NULL, WNOHANG);
+      continue;
+    }
+    sn_log(SN_LOG_WARN, NULL, "killing pid %d, left behind by a worker", (int)tab[i].pid);
+    sn_pkill_tree(tab[i].pid, SIGKILL, 3);
+    kill(tab[i].pid, SIGKILL);
+  }
+}
+
+static void sn__check_proc(sn_task *t, const sn_pstat *tab, size_t np, pid_t *buf, uint64_t now) {
+  size_t k = sn_pdescendants(tab, np, t->proc->pid, buf, SN_WATCH_PMAX);
+  uint64_t kb = 0;
+  int live = t->state == SN_ST_RUNNING || t->state == SN_ST_STARTING;
+  for (size_t i = 0; i < k; i++)
+    kb += sn_prss_kb(buf[i]);
+  t->mem_kb = kb;
+  if (!live)
+    return;
+  if (t->conf.mem_limit_kb && kb > t->conf.mem_limit_kb) {
+    sn_log(SN_LOG_WARN, t->conf.task_id, "memory %llu kB over mem_limit_kb %llu", (unsigned long long)kb,
+           (unsigned long long)t->conf.mem_limit_kb);
+    sn_task_fault(t, SN_RS_MEMORY);
+  } else if (t->conf.timeout_ms && now - t->started_at_ms > t->conf.timeout_ms) {
+    sn_log(SN_LOG_WARN, t->conf.task_id, "run over timeout_ms %llu", (unsigned long long)t->conf.timeout_ms);
+    sn_task_fault(t, SN_RS_TIMEOUT);
+  }
+}
+
+static void sn__check_worker(sn_task *t, uint64_t now) {
+  sn_conn *w = t->worker;
+  if (w == NULL || !w->hello_done)
+    return;
+  if (t->conf.heartbeat_interval_ms && now - w->last_rx_ms > 3 * t->conf.heartbeat_interval_ms) {
+    sn_log(SN_LOG_WARN, t->conf.task_id, "no frame from the worker for %llu ms", (unsigned long long)(now - w->last_rx_ms));
+    sn_task_fault(t, SN_RS_HEARTBEAT);
+    return;
+  }
+  if (!t->conf.accept_tasks)
+    return;
+  if (t->ping_id[0]) {
+    if (now - t->ping_sent_ms < t->conf.ping_timeout_ms)
+      return;
+    t->ping_id[0] = '\0';
+    t->ping_failures++;
+    sn_log(SN_LOG_WARN, t->conf.task_id, "no pong within %llu ms (%d in a row)",
+           (unsigned long long)t->conf.ping_timeout_ms, t->ping_failures);
+    if (t->ping_failures >= 3) {
+      t->ping_failures = 0;
+      sn_task_fault(t, SN_RS_PING);
+    }
+    return;
+  }
+  if (now - t->last_activity_ms >= t->conf.ping_idle_ms) {
+    char frame[96];
+    snprintf(t->ping_id, sizeof(t->ping_id), "ping-");
+    sn_random_hex(t->ping_id + 5, 8);
+    t->ping_sent_ms = now;
+    snprintf(frame, sizeof(frame), "{\"type\":\"ping\",\"job_id\":\"%s\"}", t->ping_id);
+    sn_conn_send(w, frame, strlen(frame), 0);
+  }
+}
+
+void sn_watch_tick(sn_node *n) {
+  sn_list *pos, *tmp;
+  pid_t *buf = sn_malloc(sizeof(pid_t) * SN_WATCH_PMAX);
+  size_t np = sn_ptable(n->ptab, SN_WATCH_PMAX);
+  uint64_t now = sn_now_ms();
+
+  sn__orphans(n, n->ptab, np);
+  sn_list_foreach(pos, tmp, &n->tasks) {
+    sn_task *t = sn_list_entry(pos, sn_task, link);
+    if (t->proc && !t->proc->exited)
+      sn__check_proc(t, n->ptab, np, buf, now);
+    sn__check_worker(t, now);
+  }
+  free(buf);
+}
+
+static void sn__tick(uv_timer_t *h) { sn_watch_tick(h->data); }
+
+void sn_watch_start(sn_node *n) {
+  uv_timer_start(&n->watch_timer, sn__tick, n->cfg->watch_interval_ms, n->cfg->watch_interval_ms);
+}
