@@ -119,6 +119,25 @@ static void sn__send(sn_node *n, json_t *req, sn_req *r) {
   sn_req_ok(r, NULL);
 }
 
+static void sn__logs(sn_node *n, json_t *req, sn_req *r) {
+  sn_task *t = sn__task(n, req, r);
+  json_t *jl = json_object_get(req, "lines"), *out;
+  json_int_t want = 100;
+  if (t == NULL)
+    return;
+  if (jl && (!json_is_integer(jl) || (want = json_integer_value(jl)) < 1))
+    return sn_req_fail(r, SN_EBADREQ, "field 'lines' must be a positive integer");
+  if ((size_t)want > t->logs_n)
+    want = (json_int_t)t->logs_n;
+  out = json_array();
+  for (size_t i = t->logs_n - (size_t)want; i < t->logs_n; i++) {
+    const sn_logline *l = &t->logs[(t->logs_head + i) % SN_LOG_KEEP];
+    json_array_append_new(out, json_pack("{s:I, s:s, s:s}", "ts_ms", (json_int_t)l->ts_ms, "stream",
+                                         l->stream ? "stderr" : "stdout", "line", l->line));
+  }
+  sn_req_ok(r, json_pack("{s:o}", "lines", out));
+}
+
 static void sn__ping(sn_node *n, json_t *req, sn_req *r) {
   (void)n;
   (void)req;
@@ -131,11 +150,11 @@ static const struct {
 } sn__cmds[] = {
     {"start", sn__start},   {"stop", sn__stop},     {"restart", sn__restart}, {"remove", sn__remove},
     {"update", sn__update}, {"list", sn__list},     {"status", sn__status},   {"send", sn__send},
-    {"ping", sn__ping},
+    {"ping", sn__ping},     {"logs", sn__logs},
 };
 
 /* Commands of the protocol that later parts of the node add. */
-static const char *const sn__later[] = {"logs", "job", "job_start", "job_status", "scale", "claim",
+static const char *const sn__later[] = {"job", "job_start", "job_status", "scale", "claim",
                                         "release", NULL};
 
 void sn_cmd_handle(sn_conn *c, const char *body, size_t len) {

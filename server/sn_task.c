@@ -379,6 +379,14 @@ void sn_task_keep_line(sn_task *t, int stream, const char *line, size_t len) {
   }
   free(l->line);
   l->line = sn_strndup(line, len);
+  /* Replies are JSON: a line that is not valid UTF-8 keeps its ASCII only. */
+  json_t *probe = json_stringn(l->line, len);
+  if (probe == NULL) {
+    for (size_t i = 0; i < len; i++)
+      if ((unsigned char)l->line[i] >= 0x80 || l->line[i] == '\0')
+        l->line[i] = '?';
+  }
+  json_decref(probe);
   l->stream = stream;
   l->ts_ms = sn_now_ms();
 }
