@@ -100,6 +100,7 @@ struct sn_task {
   sn_list fetchers;         /* sn_conn.fetch_link */
   sn_list waiters;          /* sn_req.link */
   int stopping_reason;      /* reason recorded when the current run ends */
+  char failed_why[160];     /* why the task is `failed`, for /m/stat */
   int removing;
   uint64_t restarts, runs, started_at_ms, msgs_in, msgs_out;
   uint64_t mem_kb;          /* resident memory of the worker's tree, last watch tick */

@@ -1,5 +1,6 @@
 /* One task: its state machine, its runs, and the restart policy applied to them. */
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -218,8 +219,10 @@ void sn_task_on_exit(sn_task *t, int64_t status, int term_signal) {
     sn_task_set_state(t, SN_ST_STOPPED);
     break;
   case SN_NEXT_FAIL:
-    sn_log(SN_LOG_ERROR, t->conf.task_id, "more than %llu restarts within %llu ms: failed",
-           (unsigned long long)t->conf.max_restarts, (unsigned long long)t->conf.restart_window_ms);
+    snprintf(t->failed_why, sizeof(t->failed_why), "more than %llu restarts within %llu ms (last: %s)",
+             (unsigned long long)t->conf.max_restarts, (unsigned long long)t->conf.restart_window_ms,
+             sn__reason_names[t->last_exit.reason]);
+    sn_log(SN_LOG_ERROR, t->conf.task_id, "%s: failed", t->failed_why);
     sn_task_set_state(t, SN_ST_FAILED);
     break;
   case SN_NEXT_PERIODIC:
@@ -292,6 +295,7 @@ json_t *sn_task_to_json(const sn_task *t) {
   uint64_t now = sn_now_ms();
 
   json_object_set_new(o, "state", json_string(sn__state_names[t->state]));
+  json_object_set_new(o, "failed_why", t->state == SN_ST_FAILED ? json_string(t->failed_why) : json_null());
   json_object_set_new(o, "pid", t->pid ? json_integer(t->pid) : json_null());
   json_object_set_new(o, "restarts", json_integer((json_int_t)t->restarts));
   json_object_set_new(o, "runs", json_integer((json_int_t)t->runs));

@@ -84,6 +84,7 @@ def crash_loop_fails_after_max_restarts():
     time.sleep(0.3)
     t2 = node.task("crash")
     check(t2["state"] == "failed" and t2["restarts"] == 5 and t2["pid"] is None, "and stays failed")
+    check("more than 5 restarts within 10000 ms" in (t2.get("failed_why") or ""), "status says why it failed", t2.get("failed_why"))
     log = node.log_text()
     delays = [int(x) for x in re.findall(r"\[crash\] restarting in (\d+) ms", log)]
     check(delays == [20, 40, 80, 160, 320], "backoff doubles: 20, 40, 80, 160, 320 ms", delays)
