@@ -68,8 +68,10 @@ static void sn__run_check(uv_timer_t *h) {
   memset(stdio, 0, sizeof(stdio));
   for (int i = 0; i < 3; i++)
     stdio[i].flags = UV_IGNORE;
+  char **env = sn_proc_env(t);
   o.file = argv[0];
   o.args = argv;
+  o.env = env;
   o.cwd = t->conf.cwd;
   o.exit_cb = sn__exited;
   o.flags = UV_PROCESS_DETACHED; /* its own group, so a hung check dies whole */
@@ -83,6 +85,7 @@ static void sn__run_check(uv_timer_t *h) {
   uv_timer_init(t->node->loop, &hc->timeout);
   rc = uv_spawn(t->node->loop, &hc->proc, &o);
   free(argv);
+  sn_proc_free_strv(env);
   if (rc != 0) {
     sn_log(SN_LOG_WARN, t->conf.task_id, "health check cannot run: %s", uv_strerror(rc));
     uv_close((uv_handle_t *)&hc->proc, sn__closed);

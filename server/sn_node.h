@@ -63,6 +63,10 @@ int sn_proc_spawn(sn_task *t, sn_error *err);
 int sn_proc_kill(sn_proc *p, int sig);
 /* Closes the output pipes even if the group still holds them open. */
 void sn_proc_close_pipes(sn_proc *p);
+/* The worker environment (the node's, the task's env, SUPERNODE_*); free
+ * with sn_proc_free_strv. Health checks get it too, to probe /w/ch. */
+char **sn_proc_env(sn_task *t);
+void sn_proc_free_strv(char **v);
 /* Stops watching a process that would not die (shutdown deadline). */
 void sn_proc_abandon(sn_proc *p);
 

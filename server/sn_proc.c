@@ -94,7 +94,7 @@ static void sn__exit(uv_process_t *proc, int64_t status, int term_signal) {
   sn_node_maybe_finish(p->node);
 }
 
-static void sn__free_strv(char **v) {
+void sn_proc_free_strv(char **v) {
   for (size_t i = 0; v && v[i]; i++)
     free(v[i]);
   free(v);
@@ -102,7 +102,7 @@ static void sn__free_strv(char **v) {
 
 /* Builds envp: the node's environment minus SUPERNODE_* and the task's own
  * keys, then the task's env, then ours. Strings are owned by the returned array. */
-static char **sn__build_env(sn_task *t) {
+char **sn_proc_env(sn_task *t) {
   size_t n = 0, k = 0, extra = t->conf.env ? json_object_size(t->conf.env) : 0;
   char **env;
   const char *key;
@@ -181,16 +181,16 @@ int sn_proc_spawn(sn_task *t, sn_error *err) {
   /* The shim reports a missing program only after the fork; check here so
    * that a start command can refuse it at once. */
   if (strchr(exec0, '/') ? access(exec0, X_OK) != 0 : 0) {
-    sn__free_strv(argv);
+    sn_proc_free_strv(argv);
     free(p);
     return sn_seterr(err, SN_EBADREQ, "field 'exec': cannot run %s: %s", exec0, strerror(errno));
   }
   if (sn_random_hex(t->secret, 32) != 0) {
-    sn__free_strv(argv);
+    sn_proc_free_strv(argv);
     free(p);
     return sn_seterr(err, SN_EINTERNAL, "cannot read randomness for the worker secret");
   }
-  env = sn__build_env(t);
+  env = sn_proc_env(t);
   p->node = n;
   p->task = t;
   snprintf(p->task_id, sizeof(p->task_id), "%s", t->conf.task_id);
@@ -219,8 +219,8 @@ int sn_proc_spawn(sn_task *t, sn_error *err) {
   o.stdio_count = 3;
   p->process.data = p;
   rc = uv_spawn(n->loop, &p->process, &o);
-  sn__free_strv(argv);
-  sn__free_strv(env);
+  sn_proc_free_strv(argv);
+  sn_proc_free_strv(env);
   sn_list_push(&n->procs, &p->link);
   n->nprocs++;
   if (rc != 0) {

@@ -87,6 +87,16 @@ static void sn__hello(sn_conn *c, const char *msg, size_t len) {
     json_decref(h);
     return sn__refuse(c, SN_EUNAUTH, "wrong or missing worker token");
   }
+  if (json_is_true(json_object_get(h, "probe"))) {
+    /* A health check asking whether the task's worker is connected: answer,
+     * close, never claim the task. */
+    json_decref(h);
+    sn_conn_send_json(c, json_pack("{s:s, s:s, s:b, s:s}", "type", "probe", "task_id", t->conf.task_id,
+                                   "connected", t->worker != NULL && t->worker->hello_done, "state",
+                                   sn_state_name(t->state)));
+    sn_conn_close(c, LWS_CLOSE_STATUS_NORMAL);
+    return;
+  }
   if (t->worker) {
     json_decref(h);
     return sn__refuse(c, SN_ECONFLICT, "the task already has a worker");

@@ -6,4 +6,5 @@ Suite *sn_jscan_suite(void);
 Suite *sn_taskconf_suite(void);
 Suite *sn_config_suite(void);
 Suite *sn_restart_suite(void);
+Suite *sn_sdk_suite(void);
 #endif

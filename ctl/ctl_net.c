@@ -1,0 +1,180 @@
+#include "ctl_net.h"
+
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int ctl_url_parse(ctl_url *u, const char *url, const char *token) {
+  const char *h = strstr(url, "://"), *colon, *end;
+  memset(u, 0, sizeof(*u));
+  h = h ? h + 3 : url;
+  end = h + strcspn(h, "/?");
+  colon = memrchr(h, ':', (size_t)(end - h));
+  if (colon == NULL || (size_t)(colon - h) >= sizeof(u->host) || (size_t)(end - colon - 1) >= sizeof(u->port))
+    return -1;
+  memcpy(u->host, h[0] == '[' ? h + 1 : h, (size_t)(colon - h) - (h[0] == '[' ? 2 : 0));
+  memcpy(u->port, colon + 1, (size_t)(end - colon - 1));
+  if (token)
+    snprintf(u->token, sizeof(u->token), "%s", token);
+  return 0;
+}
+
+static int ctl_connect(const ctl_url *u) {
+  struct addrinfo hints = {0}, *res, *ai;
+  int fd = -1;
+  hints.ai_socktype = SOCK_STREAM;
+  if (getaddrinfo(u->host, u->port, &hints, &res) != 0)
+    return -1;
+  for (ai = res; ai; ai = ai->ai_next) {
+    fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+    if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+      break;
+    if (fd >= 0)
+      close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(res);
+  return fd;
+}
+
+static int ctl_write_all(int fd, const char *p, size_t n) {
+  while (n) {
+    ssize_t w = write(fd, p, n);
+    if (w <= 0)
+      return -1;
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+static char *ctl_auth(const ctl_url *u) {
+  static char h[600];
+  h[0] = '\0';
+  if (u->token[0])
+    snprintf(h, sizeof(h), "Authorization: Bearer %s\r\n", u->token);
+  return h;
+}
+
+/* Reads a whole HTTP response (the request asked Connection: close). */
+static int ctl_read_response(int fd, char **body) {
+  size_t cap = 65536, len = 0;
+  char *buf = malloc(cap), *sep;
+  ssize_t r;
+  int status;
+  while ((r = read(fd, buf + len, cap - len - 1)) > 0) {
+    len += (size_t)r;
+    if (cap - len < 4096)
+      buf = realloc(buf, cap *= 2);
+  }
+  buf[len] = '\0';
+  if (len < 12 || (sep = strstr(buf, "\r\n\r\n")) == NULL) {
+    free(buf);
+    return -1;
+  }
+  status = atoi(buf + 9);
+  *body = strdup(sep + 4);
+  free(buf);
+  return status;
+}
+
+int ctl_http(const ctl_url *u, const char *method, const char *path, const char *body, char **resp) {
+  char head[2048];
+  int fd = ctl_connect(u), n, status;
+  *resp = NULL;
+  if (fd < 0)
+    return -1;
+  n = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\n%sContent-Type: application/json\r\n"
+               "Content-Length: %zu\r\n\r\n", method, path, u->host, u->port, ctl_auth(u), body ? strlen(body) : 0);
+  if (ctl_write_all(fd, head, (size_t)n) || (body && ctl_write_all(fd, body, strlen(body)))) {
+    close(fd);
+    return -1;
+  }
+  status = ctl_read_response(fd, resp);
+  close(fd);
+  return status;
+}
+
+static int ctl_more(ctl_ws *ws) {
+  ssize_t r;
+  if (ws->cap - ws->len < 65536)
+    ws->buf = realloc(ws->buf, ws->cap = ws->cap * 2 + 131072);
+  r = read(ws->fd, ws->buf + ws->len, ws->cap - ws->len);
+  if (r <= 0)
+    return -1;
+  ws->len += (size_t)r;
+  return 0;
+}
+
+int ctl_ws_open(ctl_ws *ws, const ctl_url *u, const char *path) {
+  char head[2048], *end;
+  int n;
+  memset(ws, 0, sizeof(*ws));
+  if ((ws->fd = ctl_connect(u)) < 0)
+    return -1;
+  n = snprintf(head, sizeof(head), "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n%s"
+               "Sec-WebSocket-Key: c3VwZXJub2RlLWN0bA==\r\nSec-WebSocket-Version: 13\r\n\r\n", path, u->host, u->port, ctl_auth(u));
+  if (ctl_write_all(ws->fd, head, (size_t)n))
+    return -1;
+  while ((end = ws->buf ? memmem(ws->buf, ws->len, "\r\n\r\n", 4) : NULL) == NULL)
+    if (ctl_more(ws))
+      return -1;
+  ws->status = atoi(ws->buf + 9);
+  if (ws->status != 101) {
+    /* A refusal carries a JSON body; read what has come. */
+    while (ctl_more(ws) == 0)
+      ;
+    end = memmem(ws->buf, ws->len, "\r\n\r\n", 4);
+    ws->body = strndup(end + 4, ws->len - (size_t)(end + 4 - ws->buf));
+    return -1;
+  }
+  n = (int)(end + 4 - ws->buf);
+  memmove(ws->buf, ws->buf + n, ws->len - (size_t)n);
+  ws->len -= (size_t)n;
+  return 0;
+}
+
+int ctl_ws_recv(ctl_ws *ws, char **p, size_t *n) {
+  if (ws->consumed) {
+    memmove(ws->buf, ws->buf + ws->consumed, ws->len - ws->consumed);
+    ws->len -= ws->consumed;
+    ws->consumed = 0;
+  }
+  for (;;) {
+    unsigned char *b = (unsigned char *)ws->buf;
+    size_t hl = 2, len;
+    if (ws->len >= 2) {
+      len = b[1] & 0x7f;
+      if (len == 126 && ws->len >= 4) {
+        len = ((size_t)b[2] << 8) | b[3];
+        hl = 4;
+      } else if (len == 127 && ws->len >= 10) {
+        len = 0;
+        for (int i = 0; i < 8; i++)
+          len = (len << 8) | b[2 + i];
+        hl = 10;
+      }
+      if (!((b[1] & 0x7f) >= 126 && hl == 2) && ws->len >= hl + len) {
+        *p = ws->buf + hl;
+        *n = len;
+        ws->consumed = hl + len;
+        return b[0] & 0x0f;
+      }
+    }
+    if (ctl_more(ws))
+      return -1;
+  }
+}
+
+void ctl_ws_close(ctl_ws *ws) {
+  if (ws->fd >= 0)
+    close(ws->fd);
+  free(ws->buf);
+  free(ws->body);
+  ws->fd = -1;
+  ws->buf = ws->body = NULL;
+}

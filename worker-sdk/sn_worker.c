@@ -1,0 +1,833 @@
+/* The worker: one websocket connection to the node's /w/ch on a libuv loop,
+ * with hello/welcome, batched puts, heartbeats, pings, commands and jobs, and
+ * reconnection with backoff. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "sn_wframe.h"
+#include "sn_wqueue.h"
+#include "supernode/worker.h"
+
+#define SN_W_WQ_HIGH (4u << 20) /* stop batching into the socket above this much unsent */
+
+enum sn_wstate { SN_W_IDLE, SN_W_RESOLVING, SN_W_CONNECTING, SN_W_HANDSHAKE, SN_W_HELLO, SN_W_OPEN,
+                 SN_W_WAIT, SN_W_STOPPING, SN_W_CLOSED };
+
+typedef struct sn_wwrite {
+  uv_write_t req;
+  size_t len;
+  unsigned char data[];
+} sn_wwrite;
+
+struct sn_worker {
+  char *host, *port, *path, *task_id, *token, *kind, *start_params;
+  int accept_tasks;
+  size_t batch_items, batch_bytes;
+  unsigned flush_ms, reconnect_max_ms;
+  uv_loop_t *loop;
+  uv_loop_t own_loop;
+  uv_tcp_t tcp;
+  uv_connect_t connect_req;
+  uv_getaddrinfo_t gai;
+  uv_timer_t retry_timer, flush_timer, hb_timer;
+  int state;
+  int tcp_open, gai_active, timers_open, stopping;
+  unsigned backoff_ms;
+  uint64_t hb_interval_ms, last_tx_ms;
+  unsigned char *rx;
+  size_t rx_len, rx_cap;
+  unsigned char *msg; /* a fragmented message being assembled */
+  size_t msg_len;
+  int msg_op;
+  sn_wqueue q;
+  uint64_t sent, reconnects, connects;
+  char last_error[256];
+  int probe;        /* health-check mode: hello asks for a probe answer */
+  int finishing;    /* stop once the buffer has been sent */
+  int probe_ok;
+  sn_worker_cmd_cb on_cmd;
+  sn_worker_job_cb on_job;
+  sn_worker_event_cb on_stop, on_connect, on_closed;
+  void *cmd_ud, *job_ud, *stop_ud, *connect_ud, *closed_ud;
+};
+
+static const char *const sn__errtext[] = {
+#define XX(name, code, text) text,
+    SN_WORKER_ERRNO_MAP(XX)
+#undef XX
+};
+
+const char *sn_worker_strerror(int err) {
+  if (err == 0)
+    return "ok";
+  if (err < 0 && -err <= (int)(sizeof(sn__errtext) / sizeof(sn__errtext[0])))
+    return sn__errtext[-err - 1];
+  return "unknown error";
+}
+
+static char *sn__dup(const char *s) {
+  return s ? strdup(s) : NULL;
+}
+
+/* Splits ws://HOST:PORT/PATH. */
+static int sn__parse_url(sn_worker *w, const char *url) {
+  const char *h, *colon, *slash;
+  if (strncmp(url, "ws://", 5) != 0)
+    return SN_WORKER_EURL;
+  h = url + 5;
+  slash = strchr(h, '/');
+  if (slash == NULL)
+    slash = h + strlen(h);
+  colon = memchr(h, ':', (size_t)(slash - h));
+  if (h[0] == '[') { /* [v6]:port */
+    const char *rb = memchr(h, ']', (size_t)(slash - h));
+    if (rb == NULL || rb[1] != ':')
+      return SN_WORKER_EURL;
+    w->host = strndup(h + 1, (size_t)(rb - h - 1));
+    colon = rb + 1;
+  } else {
+    if (colon == NULL)
+      return SN_WORKER_EURL;
+    w->host = strndup(h, (size_t)(colon - h));
+  }
+  w->port = strndup(colon + 1, (size_t)(slash - colon - 1));
+  w->path = strdup(*slash ? slash : "/w/ch");
+  return w->host && w->port && w->path && w->port[0] ? 0 : SN_WORKER_EURL;
+}
+
+sn_worker *sn_worker_new(const sn_worker_opts *o, int *err) {
+  sn_worker *w;
+  int rc;
+  if (err)
+    *err = 0;
+  if (o == NULL || o->url == NULL || o->task_id == NULL || o->task_id[0] == '\0') {
+    if (err)
+      *err = SN_WORKER_EINVAL;
+    return NULL;
+  }
+  if ((w = calloc(1, sizeof(*w))) == NULL) {
+    if (err)
+      *err = SN_WORKER_ENOMEM;
+    return NULL;
+  }
+  if ((rc = sn__parse_url(w, o->url)) != 0 ||
+      sn_wqueue_init(&w->q, o->buffer_items ? o->buffer_items : 10000) != 0) {
+    if (err)
+      *err = rc ? rc : SN_WORKER_ENOMEM;
+    free(w->host);
+    free(w->port);
+    free(w->path);
+    free(w);
+    return NULL;
+  }
+  w->task_id = sn__dup(o->task_id);
+  w->token = sn__dup(o->token);
+  w->kind = sn__dup(o->kind);
+  w->start_params = strdup(o->start_params ? o->start_params : "");
+  w->accept_tasks = o->accept_tasks;
+  w->batch_items = o->batch_items ? o->batch_items : 1000;
+  w->batch_bytes = o->batch_bytes ? o->batch_bytes : 256 * 1024;
+  w->flush_ms = o->flush_ms ? o->flush_ms : 2;
+  w->reconnect_max_ms = o->reconnect_max_ms ? o->reconnect_max_ms : 5000;
+  w->backoff_ms = 100;
+  return w;
+}
+
+sn_worker *sn_worker_from_env(int *err) {
+  sn_worker_opts o;
+  memset(&o, 0, sizeof(o));
+  o.url = getenv("SUPERNODE_URL");
+  o.task_id = getenv("SUPERNODE_TASK_ID");
+  o.token = getenv("SUPERNODE_TOKEN");
+  o.start_params = getenv("SUPERNODE_START_PARAMS");
+  if (o.url == NULL || o.task_id == NULL) {
+    if (err)
+      *err = SN_WORKER_ENOENV;
+    return NULL;
+  }
+  return sn_worker_new(&o, err);
+}
+
+int sn_worker_free(sn_worker *w) {
+  if (w == NULL)
+    return 0;
+  if (w->loop && w->state != SN_W_CLOSED)
+    return SN_WORKER_ESTATE;
+  sn_wqueue_free(&w->q);
+  free(w->host);
+  free(w->port);
+  free(w->path);
+  free(w->task_id);
+  free(w->token);
+  free(w->kind);
+  free(w->start_params);
+  free(w->rx);
+  free(w->msg);
+  free(w);
+  return 0;
+}
+
+/* ---- writing ---- */
+
+static uint64_t sn__now(sn_worker *w) { return uv_now(w->loop); }
+
+static void sn__written(uv_write_t *req, int status) {
+  (void)status; /* a failed write shows up as a read error, then a reconnect */
+  free((sn_wwrite *)req); /* req is the first member */
+}
+
+/* Allocates a write of a masked frame with room for len payload bytes;
+ * the caller fills sn__payload() and calls sn__send(). */
+static sn_wwrite *sn__frame(int opcode, size_t len, size_t *hl) {
+  unsigned char mask[4], hdr[SN_WFRAME_HDR_MAX];
+  sn_wwrite *wr;
+  if (getrandom(mask, 4, 0) != 4)
+    memcpy(mask, "\x5a\xa5\x3c\xc3", 4);
+  *hl = sn_wframe_header(hdr, opcode, len, mask);
+  if ((wr = malloc(sizeof(*wr) + *hl + len)) == NULL)
+    return NULL;
+  memcpy(wr->data, hdr, *hl);
+  wr->len = *hl + len;
+  return wr;
+}
+
+static int sn__send(sn_worker *w, sn_wwrite *wr, size_t hl) {
+  uv_buf_t b = uv_buf_init((char *)wr->data, (unsigned)wr->len);
+  sn_wframe_mask(wr->data + hl, wr->len - hl, wr->data + hl - 4);
+  if (uv_write(&wr->req, (uv_stream_t *)&w->tcp, &b, 1, sn__written) != 0) {
+    free(wr);
+    return SN_WORKER_EIO;
+  }
+  w->last_tx_ms = sn__now(w);
+  return 0;
+}
+
+static int sn__send_bytes(sn_worker *w, int opcode, const void *p, size_t len) {
+  size_t hl;
+  sn_wwrite *wr;
+  if (!w->tcp_open)
+    return SN_WORKER_ESTATE;
+  if ((wr = sn__frame(opcode, len, &hl)) == NULL)
+    return SN_WORKER_ENOMEM;
+  memcpy(wr->data + hl, p, len);
+  return sn__send(w, wr, hl);
+}
+
+static int sn__send_json(sn_worker *w, json_t *o) {
+  char *s = json_dumps(o, JSON_COMPACT);
+  int rc;
+  json_decref(o);
+  if (s == NULL)
+    return SN_WORKER_ENOMEM;
+  rc = sn__send_bytes(w, SN_WS_TEXT, s, strlen(s));
+  free(s);
+  return rc;
+}
+
+/* One put frame from the oldest buffered items: a binary item alone, or up to
+ * batch_items JSON items (batch_bytes) as {"type":"put","items":[...]}. */
+static int sn__send_batch(sn_worker *w) {
+  static const char one_pre[] = "{\"type\":\"put\",\"data\":", many_pre[] = "{\"type\":\"put\",\"items\":[";
+  sn_witem *it = sn_wqueue_at(&w->q, 0);
+  size_t k = 0, bytes = 0, hl, len, off;
+  sn_wwrite *wr;
+  if (it->bin) {
+    if (sn__send_bytes(w, SN_WS_BINARY, it->data, it->len) != 0)
+      return -1;
+    sn_wqueue_pop(&w->q, 1);
+    w->sent++;
+    return 0;
+  }
+  while ((it = sn_wqueue_at(&w->q, k)) != NULL && !it->bin && k < w->batch_items &&
+         (k == 0 || bytes + it->len <= w->batch_bytes)) {
+    bytes += it->len;
+    k++;
+  }
+  len = (k == 1 ? sizeof(one_pre) - 1 + 1 : sizeof(many_pre) - 1 + 2 + (k - 1)) + bytes;
+  if ((wr = sn__frame(SN_WS_TEXT, len, &hl)) == NULL)
+    return -1;
+  off = hl;
+  memcpy(wr->data + off, k == 1 ? one_pre : many_pre, k == 1 ? sizeof(one_pre) - 1 : sizeof(many_pre) - 1);
+  off += k == 1 ? sizeof(one_pre) - 1 : sizeof(many_pre) - 1;
+  for (size_t i = 0; i < k; i++) {
+    it = sn_wqueue_at(&w->q, i);
+    if (i)
+      wr->data[off++] = ',';
+    memcpy(wr->data + off, it->data, it->len);
+    off += it->len;
+  }
+  if (k > 1)
+    wr->data[off++] = ']';
+  wr->data[off++] = '}';
+  if (sn__send(w, wr, hl) != 0)
+    return -1;
+  sn_wqueue_pop(&w->q, k);
+  w->sent += k;
+  return 0;
+}
+
+static void sn__flush(sn_worker *w, int all);
+static void sn__flush_cb(uv_timer_t *t) { sn__flush(t->data, 0); }
+
+/* Sends buffered puts while connected and the socket keeps up (all = ignore
+ * the high-water mark, when stopping). */
+static void sn__flush(sn_worker *w, int all) {
+  while (w->state == SN_W_OPEN && w->q.n > 0 &&
+         (all || uv_stream_get_write_queue_size((uv_stream_t *)&w->tcp) < SN_W_WQ_HIGH))
+    if (sn__send_batch(w) != 0)
+      break;
+  /* Still more than the socket takes: try again shortly. */
+  if (w->state == SN_W_OPEN && w->q.n > 0 && !uv_is_active((uv_handle_t *)&w->flush_timer))
+    uv_timer_start(&w->flush_timer, sn__flush_cb, 1, 0);
+}
+
+/* ---- connection lifecycle ---- */
+
+static void sn__connect(sn_worker *w);
+static void sn__maybe_closed(sn_worker *w);
+
+static void sn__retry_cb(uv_timer_t *t) { sn__connect(t->data); }
+
+static void sn__tcp_closed(uv_handle_t *h) {
+  sn_worker *w = h->data;
+  w->tcp_open = 0;
+  w->rx_len = 0;
+  w->msg_len = 0;
+  if (w->stopping) {
+    sn__maybe_closed(w);
+    return;
+  }
+  /* Reconnect with backoff: 100 ms doubling to reconnect_max_ms. */
+  w->state = SN_W_WAIT;
+  uv_timer_start(&w->retry_timer, sn__retry_cb, w->backoff_ms, 0);
+  w->backoff_ms = w->backoff_ms * 2 > w->reconnect_max_ms ? w->reconnect_max_ms : w->backoff_ms * 2;
+}
+
+/* Drops the connection; buffered puts stay for the next one. */
+static void sn__drop(sn_worker *w) {
+  if (!w->stopping)
+    w->state = SN_W_WAIT; /* puts from now on stay in the buffer */
+  uv_timer_stop(&w->hb_timer);
+  uv_timer_stop(&w->flush_timer);
+  if (w->tcp_open && !uv_is_closing((uv_handle_t *)&w->tcp))
+    uv_close((uv_handle_t *)&w->tcp, sn__tcp_closed);
+}
+
+static void sn__hb_cb(uv_timer_t *t) {
+  sn_worker *w = t->data;
+  if (w->state == SN_W_OPEN && sn__now(w) - w->last_tx_ms >= w->hb_interval_ms / 2)
+    sn__send_bytes(w, SN_WS_TEXT, "{\"type\":\"hb\"}", 13);
+}
+
+static void sn__hello(sn_worker *w) {
+  json_t *h = json_pack("{s:s, s:s, s:I, s:b}", "type", "hello", "task_id", w->task_id, "pid",
+                        (json_int_t)getpid(), "accept_tasks", w->accept_tasks);
+  if (w->token)
+    json_object_set_new(h, "token", json_string(w->token));
+  if (w->kind)
+    json_object_set_new(h, "kind", json_string(w->kind));
+  if (w->probe)
+    json_object_set_new(h, "probe", json_true());
+  w->state = SN_W_HELLO;
+  sn__send_json(w, h);
+}
+
+static void sn__welcome(sn_worker *w, json_t *m) {
+  const char *sp = json_string_value(json_object_get(m, "start_params"));
+  json_t *hb = json_object_get(m, "heartbeat_interval_ms");
+  if (sp) {
+    free(w->start_params);
+    w->start_params = strdup(sp);
+  }
+  w->hb_interval_ms = json_is_integer(hb) ? (uint64_t)json_integer_value(hb) : 0;
+  w->state = SN_W_OPEN;
+  w->backoff_ms = 100;
+  w->last_error[0] = '\0';
+  if (w->connects++ > 0)
+    w->reconnects++;
+  if (w->hb_interval_ms)
+    uv_timer_start(&w->hb_timer, sn__hb_cb, w->hb_interval_ms / 2 ? w->hb_interval_ms / 2 : 1,
+                   w->hb_interval_ms / 2 ? w->hb_interval_ms / 2 : 1);
+  if (w->on_connect)
+    w->on_connect(w, w->connect_ud);
+  if (w->finishing)
+    sn_worker_stop(w);
+  else
+    sn__flush(w, 0);
+}
+
+/* The JSON text of member k of the raw message, found by re-encoding it. */
+static void sn__with_member(json_t *m, const char *k, void (*fn)(sn_worker *, json_t *, const char *, size_t),
+                            sn_worker *w) {
+  char *s = json_dumps(json_object_get(m, k), JSON_COMPACT | JSON_ENCODE_ANY);
+  fn(w, m, s ? s : "null", s ? strlen(s) : 4);
+  free(s);
+}
+
+static void sn__cmd(sn_worker *w, json_t *m, const char *data, size_t len) {
+  (void)m;
+  if (w->on_cmd)
+    w->on_cmd(w, data, len, w->cmd_ud);
+}
+
+static void sn__job(sn_worker *w, json_t *m, const char *payload, size_t len) {
+  const char *id = json_string_value(json_object_get(m, "job_id"));
+  if (id == NULL)
+    return;
+  if (w->on_job)
+    w->on_job(w, id, payload, len, w->job_ud);
+  else
+    sn_worker_job_done(w, id, 0, NULL, "this worker takes no jobs");
+}
+
+static void sn__message(sn_worker *w, const char *p, size_t len) {
+  json_t *m = json_loadb(p, len, 0, NULL);
+  const char *type = json_string_value(json_object_get(m, "type"));
+  if (type == NULL) {
+    json_decref(m);
+    return;
+  }
+  if (strcmp(type, "welcome") == 0) {
+    sn__welcome(w, m);
+  } else if (strcmp(type, "cmd") == 0) {
+    sn__with_member(m, "data", sn__cmd, w);
+  } else if (strcmp(type, "job") == 0) {
+    sn__with_member(m, "payload", sn__job, w);
+  } else if (strcmp(type, "ping") == 0) {
+    json_t *id = json_object_get(m, "job_id");
+    sn__send_json(w, json_pack("{s:s, s:O}", "type", "pong", "job_id", id ? id : json_null()));
+  } else if (strcmp(type, "stop") == 0) {
+    if (w->on_stop)
+      w->on_stop(w, w->stop_ud);
+    else
+      sn_worker_stop(w);
+  } else if (strcmp(type, "probe") == 0) {
+    w->probe_ok = json_is_true(json_object_get(m, "connected"));
+    sn_worker_stop(w);
+  } else if (strcmp(type, "error") == 0) {
+    json_t *e = json_object_get(m, "error");
+    snprintf(w->last_error, sizeof(w->last_error), "%s: %s", json_string_value(json_object_get(e, "code")),
+             json_string_value(json_object_get(e, "message")));
+  }
+  json_decref(m);
+}
+
+/* Handles one frame; returns -1 when the connection must go. */
+static int sn__frame_in(sn_worker *w, const sn_wframe *f, const unsigned char *p) {
+  switch (f->opcode) {
+  case SN_WS_PING:
+    return sn__send_bytes(w, SN_WS_PONG, p, f->payload_len) ? -1 : 0;
+  case SN_WS_PONG:
+    return 0;
+  case SN_WS_CLOSE:
+    return -1;
+  case SN_WS_TEXT:
+  case SN_WS_BINARY:
+  case SN_WS_CONT:
+    if (f->opcode != SN_WS_CONT)
+      w->msg_op = f->opcode, w->msg_len = 0;
+    if (f->fin && w->msg_len == 0) {
+      if (w->msg_op == SN_WS_TEXT)
+        sn__message(w, (const char *)p, f->payload_len);
+      return 0;
+    }
+    unsigned char *m = realloc(w->msg, w->msg_len + f->payload_len);
+    if (m == NULL)
+      return -1;
+    w->msg = m;
+    memcpy(w->msg + w->msg_len, p, f->payload_len);
+    w->msg_len += f->payload_len;
+    if (f->fin) {
+      if (w->msg_op == SN_WS_TEXT)
+        sn__message(w, (const char *)w->msg, w->msg_len);
+      w->msg_len = 0;
+    }
+    return 0;
+  default:
+    return -1;
+  }
+}
+
+/* Consumes the HTTP response to the upgrade; 1 done, 0 need more, -1 refused. */
+static int sn__handshake(sn_worker *w) {
+  unsigned char *end = memmem(w->rx, w->rx_len, "\r\n\r\n", 4);
+  size_t n;
+  if (end == NULL)
+    return w->rx_len > 16384 ? -1 : 0;
+  if (w->rx_len < 12 || memcmp(w->rx + 9, "101", 3) != 0) {
+    snprintf(w->last_error, sizeof(w->last_error), "upgrade refused: %.40s", (const char *)w->rx);
+    return -1;
+  }
+  n = (size_t)(end + 4 - w->rx);
+  memmove(w->rx, w->rx + n, w->rx_len - n);
+  w->rx_len -= n;
+  sn__hello(w);
+  return 1;
+}
+
+static void sn__parse_rx(sn_worker *w) {
+  size_t off = 0;
+  sn_wframe f;
+  int rc;
+  if (w->state == SN_W_HANDSHAKE && (rc = sn__handshake(w)) <= 0) {
+    if (rc < 0)
+      sn__drop(w);
+    return;
+  }
+  while (w->tcp_open && !uv_is_closing((uv_handle_t *)&w->tcp) &&
+         (rc = sn_wframe_parse(w->rx + off, w->rx_len - off, &f)) == 1) {
+    if (sn__frame_in(w, &f, w->rx + off + f.header_len) != 0) {
+      sn__drop(w);
+      return;
+    }
+    off += f.header_len + f.payload_len;
+  }
+  if (rc < 0) {
+    sn__drop(w);
+    return;
+  }
+  memmove(w->rx, w->rx + off, w->rx_len - off);
+  w->rx_len -= off;
+}
+
+static void sn__alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  sn_worker *w = h->data;
+  (void)suggested;
+  if (w->rx_cap - w->rx_len < 65536) {
+    unsigned char *p = realloc(w->rx, w->rx_cap + 65536);
+    if (p == NULL) {
+      *buf = uv_buf_init(NULL, 0);
+      return;
+    }
+    w->rx = p;
+    w->rx_cap += 65536;
+  }
+  *buf = uv_buf_init((char *)w->rx + w->rx_len, (unsigned)(w->rx_cap - w->rx_len));
+}
+
+static void sn__read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+  sn_worker *w = s->data;
+  (void)buf;
+  if (n < 0) {
+    sn__drop(w);
+    return;
+  }
+  w->rx_len += (size_t)n;
+  sn__parse_rx(w);
+}
+
+static void sn__connected(uv_connect_t *req, int status) {
+  sn_worker *w = req->data;
+  char head[1024];
+  int n;
+  if (status != 0 || w->stopping) {
+    snprintf(w->last_error, sizeof(w->last_error), "connect: %s", uv_strerror(status));
+    sn__drop(w);
+    return;
+  }
+  uv_tcp_nodelay(&w->tcp, 1);
+  n = snprintf(head, sizeof(head),
+               "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: c3VwZXJub2RlLXdvcmtlcg==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+               w->path, w->host, w->port);
+  w->state = SN_W_HANDSHAKE;
+  sn_wwrite *wr = malloc(sizeof(*wr) + (size_t)n);
+  if (wr == NULL) {
+    sn__drop(w);
+    return;
+  }
+  memcpy(wr->data, head, (size_t)n);
+  wr->len = (size_t)n;
+  uv_buf_t b = uv_buf_init((char *)wr->data, (unsigned)n);
+  if (uv_write(&wr->req, (uv_stream_t *)&w->tcp, &b, 1, sn__written) != 0 ||
+      uv_read_start((uv_stream_t *)&w->tcp, sn__alloc, sn__read) != 0) {
+    sn__drop(w);
+  }
+}
+
+static void sn__resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
+  sn_worker *w = req->data;
+  w->gai_active = 0;
+  if (w->stopping) {
+    uv_freeaddrinfo(res);
+    sn__maybe_closed(w);
+    return;
+  }
+  if (status != 0 || res == NULL) {
+    snprintf(w->last_error, sizeof(w->last_error), "resolve %s: %s", w->host, uv_strerror(status));
+    uv_freeaddrinfo(res);
+    w->tcp_open = 1; /* so that the retry path runs through sn__tcp_closed */
+    uv_tcp_init(w->loop, &w->tcp);
+    w->tcp.data = w;
+    sn__drop(w);
+    return;
+  }
+  uv_tcp_init(w->loop, &w->tcp);
+  w->tcp.data = w;
+  w->tcp_open = 1;
+  w->state = SN_W_CONNECTING;
+  w->connect_req.data = w;
+  if (uv_tcp_connect(&w->connect_req, &w->tcp, res->ai_addr, sn__connected) != 0)
+    sn__drop(w);
+  uv_freeaddrinfo(res);
+}
+
+static void sn__connect(sn_worker *w) {
+  struct addrinfo hints;
+  if (w->stopping)
+    return;
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  w->state = SN_W_RESOLVING;
+  w->gai.data = w;
+  if (uv_getaddrinfo(w->loop, &w->gai, sn__resolved, w->host, w->port, &hints) == 0)
+    w->gai_active = 1;
+  else
+    uv_timer_start(&w->retry_timer, sn__retry_cb, w->backoff_ms, 0);
+}
+
+/* ---- attach, run, stop ---- */
+
+static void sn__timer_closed(uv_handle_t *h) {
+  sn_worker *w = h->data;
+  w->timers_open--;
+  sn__maybe_closed(w);
+}
+
+static void sn__maybe_closed(sn_worker *w) {
+  if (w->state == SN_W_CLOSED || w->tcp_open || w->gai_active)
+    return;
+  if (w->timers_open == 3) {
+    uv_close((uv_handle_t *)&w->retry_timer, sn__timer_closed);
+    uv_close((uv_handle_t *)&w->flush_timer, sn__timer_closed);
+    uv_close((uv_handle_t *)&w->hb_timer, sn__timer_closed);
+    return;
+  }
+  if (w->timers_open > 0)
+    return;
+  w->state = SN_W_CLOSED;
+  if (w->on_closed)
+    w->on_closed(w, w->closed_ud);
+}
+
+int sn_worker_attach(sn_worker *w, uv_loop_t *loop) {
+  if (w == NULL || loop == NULL)
+    return SN_WORKER_EINVAL;
+  if (w->loop)
+    return SN_WORKER_ESTATE;
+  w->loop = loop;
+  uv_timer_init(loop, &w->retry_timer);
+  uv_timer_init(loop, &w->flush_timer);
+  uv_timer_init(loop, &w->hb_timer);
+  w->retry_timer.data = w->flush_timer.data = w->hb_timer.data = w;
+  w->timers_open = 3;
+  sn__connect(w);
+  return 0;
+}
+
+int sn_worker_run(sn_worker *w) {
+  int rc;
+  if (w == NULL)
+    return SN_WORKER_EINVAL;
+  if (w->loop)
+    return SN_WORKER_ESTATE;
+  /* A write to a connection the node closed must not kill a simple worker. */
+  signal(SIGPIPE, SIG_IGN);
+  if (uv_loop_init(&w->own_loop) != 0)
+    return SN_WORKER_ENOMEM;
+  if ((rc = sn_worker_attach(w, &w->own_loop)) != 0)
+    return rc;
+  uv_run(&w->own_loop, UV_RUN_DEFAULT);
+  uv_loop_close(&w->own_loop);
+  return 0;
+}
+
+static void sn__shut(uv_shutdown_t *req, int status) {
+  sn_worker *w = req->data;
+  (void)status;
+  free(req);
+  sn__drop(w);
+}
+
+int sn_worker_stop(sn_worker *w) {
+  if (w == NULL || w->loop == NULL)
+    return SN_WORKER_ESTATE;
+  if (w->stopping)
+    return 0;
+  w->stopping = 1;
+  uv_timer_stop(&w->retry_timer);
+  if (w->gai_active)
+    uv_cancel((uv_req_t *)&w->gai);
+  if (w->state == SN_W_OPEN) {
+    uv_shutdown_t *req = malloc(sizeof(*req));
+    sn__flush(w, 1);
+    sn__send_bytes(w, SN_WS_CLOSE, "\x03\xe8", 2);
+    w->state = SN_W_STOPPING;
+    if (req && uv_shutdown(req, (uv_stream_t *)&w->tcp, sn__shut) == 0) {
+      req->data = w;
+      return 0;
+    }
+    free(req);
+  }
+  w->state = SN_W_STOPPING;
+  sn__drop(w);
+  sn__maybe_closed(w);
+  return 0;
+}
+
+int sn_worker_finish(sn_worker *w) {
+  if (w == NULL || w->loop == NULL)
+    return SN_WORKER_ESTATE;
+  if (w->state == SN_W_OPEN || w->q.n == 0)
+    return sn_worker_stop(w);
+  w->finishing = 1; /* stop right after the next welcome */
+  return 0;
+}
+
+/* ---- puts and replies ---- */
+
+static void sn__queued(sn_worker *w) {
+  if (w->state != SN_W_OPEN)
+    return;
+  if (w->q.n >= w->batch_items || w->q.bytes >= w->batch_bytes)
+    sn__flush(w, 0);
+  else if (!uv_is_active((uv_handle_t *)&w->flush_timer))
+    uv_timer_start(&w->flush_timer, sn__flush_cb, w->flush_ms, 0);
+}
+
+int sn_worker_put_json(sn_worker *w, const char *json, size_t len) {
+  if (w == NULL || json == NULL || len == 0)
+    return SN_WORKER_EINVAL;
+  if (w->stopping)
+    return SN_WORKER_ESTATE;
+  if (sn_wqueue_push(&w->q, json, len, 0) != 0)
+    return SN_WORKER_ENOMEM;
+  sn__queued(w);
+  return 0;
+}
+
+int sn_worker_put_value(sn_worker *w, const json_t *value) {
+  char *s;
+  int rc;
+  if (w == NULL || value == NULL)
+    return SN_WORKER_EINVAL;
+  if ((s = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL)
+    return SN_WORKER_ENOMEM;
+  rc = sn_worker_put_json(w, s, strlen(s));
+  free(s);
+  return rc;
+}
+
+int sn_worker_put_bytes(sn_worker *w, const void *buf, size_t len) {
+  if (w == NULL || (buf == NULL && len > 0))
+    return SN_WORKER_EINVAL;
+  if (w->stopping)
+    return SN_WORKER_ESTATE;
+  if (sn_wqueue_push(&w->q, buf, len, 1) != 0)
+    return SN_WORKER_ENOMEM;
+  sn__queued(w);
+  return 0;
+}
+
+int sn_worker_flush(sn_worker *w) {
+  if (w == NULL)
+    return SN_WORKER_EINVAL;
+  sn__flush(w, 0);
+  return 0;
+}
+
+static int sn__send_open(sn_worker *w, json_t *o) {
+  if (w == NULL || w->state != SN_W_OPEN) {
+    json_decref(o);
+    return SN_WORKER_ESTATE;
+  }
+  return sn__send_json(w, o);
+}
+
+int sn_worker_job_done(sn_worker *w, const char *job_id, int ok, const char *output_json, const char *error) {
+  json_t *o, *out = NULL;
+  if (job_id == NULL)
+    return SN_WORKER_EINVAL;
+  if (ok && output_json && (out = json_loads(output_json, JSON_DECODE_ANY, NULL)) == NULL)
+    return SN_WORKER_EINVAL;
+  o = json_pack("{s:s, s:s, s:b}", "type", "result", "job_id", job_id, "ok", ok);
+  if (ok)
+    json_object_set_new(o, "output", out ? out : json_null());
+  else
+    json_object_set_new(o, "error", json_string(error ? error : "failed"));
+  return sn__send_open(w, o);
+}
+
+int sn_worker_job_partial(sn_worker *w, const char *job_id, const char *data_json) {
+  json_t *d;
+  if (job_id == NULL || data_json == NULL || (d = json_loads(data_json, JSON_DECODE_ANY, NULL)) == NULL)
+    return SN_WORKER_EINVAL;
+  return sn__send_open(w, json_pack("{s:s, s:s, s:o}", "type", "partial", "job_id", job_id, "data", d));
+}
+
+int sn_worker_log(sn_worker *w, const char *level, const char *msg) {
+  if (level == NULL || msg == NULL)
+    return SN_WORKER_EINVAL;
+  return sn__send_open(w, json_pack("{s:s, s:s, s:s}", "type", "log", "level", level, "msg", msg));
+}
+
+/* ---- accessors ---- */
+
+void sn_worker_on_cmd(sn_worker *w, sn_worker_cmd_cb cb, void *ud) { w->on_cmd = cb, w->cmd_ud = ud; }
+void sn_worker_on_job(sn_worker *w, sn_worker_job_cb cb, void *ud) { w->on_job = cb, w->job_ud = ud; }
+void sn_worker_on_stop(sn_worker *w, sn_worker_event_cb cb, void *ud) { w->on_stop = cb, w->stop_ud = ud; }
+void sn_worker_on_connect(sn_worker *w, sn_worker_event_cb cb, void *ud) { w->on_connect = cb, w->connect_ud = ud; }
+void sn_worker_on_closed(sn_worker *w, sn_worker_event_cb cb, void *ud) { w->on_closed = cb, w->closed_ud = ud; }
+
+void sn_worker_stats_get(const sn_worker *w, sn_worker_stats *out) {
+  memset(out, 0, sizeof(*out));
+  out->sent = w->sent;
+  out->buffered = w->q.n;
+  out->dropped = w->q.dropped;
+  out->reconnects = w->reconnects;
+  out->connected = w->state == SN_W_OPEN;
+  if (w->tcp_open)
+    out->write_queue = uv_stream_get_write_queue_size((const uv_stream_t *)&w->tcp);
+}
+
+const char *sn_worker_start_params(const sn_worker *w) { return w->start_params; }
+const char *sn_worker_task_id(const sn_worker *w) { return w->task_id; }
+const char *sn_worker_last_error(const sn_worker *w) { return w->last_error[0] ? w->last_error : NULL; }
+
+/* ---- health check helper ---- */
+
+static void sn__hc_timeout(uv_timer_t *t) { sn_worker_stop(t->data); }
+
+int sn_worker_health_check(unsigned timeout_ms) {
+  uv_loop_t loop;
+  uv_timer_t timer;
+  int err = 0, ok;
+  sn_worker *w = sn_worker_from_env(&err);
+  if (w == NULL)
+    return 1;
+  w->probe = 1;
+  w->reconnect_max_ms = 100;
+  signal(SIGPIPE, SIG_IGN);
+  if (uv_loop_init(&loop) != 0) {
+    sn_worker_free(w);
+    return 1;
+  }
+  uv_timer_init(&loop, &timer);
+  timer.data = w;
+  uv_timer_start(&timer, sn__hc_timeout, timeout_ms ? timeout_ms : 3000, 0);
+  sn_worker_attach(w, &loop);
+  /* Run until the worker closed, then close the timer too. */
+  while (w->state != SN_W_CLOSED && uv_run(&loop, UV_RUN_ONCE))
+    ;
+  uv_close((uv_handle_t *)&timer, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  ok = w->probe_ok;
+  sn_worker_free(w);
+  return ok ? 0 : 1;
+}
