@@ -150,12 +150,12 @@ static const struct {
 } sn__cmds[] = {
     {"start", sn__start},   {"stop", sn__stop},     {"restart", sn__restart}, {"remove", sn__remove},
     {"update", sn__update}, {"list", sn__list},     {"status", sn__status},   {"send", sn__send},
-    {"ping", sn__ping},     {"logs", sn__logs},
+    {"ping", sn__ping},     {"logs", sn__logs},     {"job", sn_jobs_cmd_job}, {"job_start", sn_jobs_cmd_start},
+    {"job_status", sn_jobs_cmd_status},
 };
 
 /* Commands of the protocol that later parts of the node add. */
-static const char *const sn__later[] = {"job", "job_start", "job_status", "scale", "claim",
-                                        "release", NULL};
+static const char *const sn__later[] = {"scale", "claim", "release", NULL};
 
 void sn_cmd_handle(sn_conn *c, const char *body, size_t len) {
   json_error_t jerr;

@@ -20,6 +20,8 @@ void sn_config_init(sn_config *cfg) {
   cfg->hello_timeout_ms = 5000;
   cfg->shutdown_timeout_ms = 0; /* 0: derived from the tasks' own escalation times */
   cfg->watch_interval_ms = 1000;
+  cfg->max_queued_jobs = 1000;
+  cfg->jobs_keep = 10000;
   cfg->task_defaults = json_object();
   cfg->templates = json_object();
   cfg->tasks = json_array();
@@ -176,6 +178,10 @@ int sn_config_load_json(sn_config *cfg, const json_t *root, sn_error *err) {
       rc = sn__get_uint(v, k, 1, 3600000, &cfg->hello_timeout_ms, err);
     else if (strcmp(k, "watch_interval_ms") == 0)
       rc = sn__get_uint(v, k, 10, 3600000, &cfg->watch_interval_ms, err);
+    else if (strcmp(k, "max_queued_jobs") == 0)
+      rc = sn__get_uint(v, k, 1, 10000000, &cfg->max_queued_jobs, err);
+    else if (strcmp(k, "jobs_keep") == 0)
+      rc = sn__get_uint(v, k, 0, 10000000, &cfg->jobs_keep, err);
     else if (strcmp(k, "shim_path") == 0)
       rc = sn__get_str(v, k, &cfg->shim_path, err);
     else if (strcmp(k, "shutdown_timeout_ms") == 0)

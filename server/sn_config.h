@@ -23,6 +23,8 @@ typedef struct sn_config {
   uint64_t hello_timeout_ms;
   uint64_t shutdown_timeout_ms;
   uint64_t watch_interval_ms;
+  uint64_t max_queued_jobs;   /* jobs waiting for a worker, node-wide */
+  uint64_t jobs_keep;         /* ended jobs kept for job_status */
   char *shim_path;        /* owned; NULL = supernode-shim beside the binary */
   int net_autocreate;
   json_t *task_defaults;  /* object, owned */

@@ -54,6 +54,7 @@ void sn_conn_detach(sn_conn *c) {
   if (c->role == SN_ROLE_WS_WCH)
     sn_wch_closed(c);
   sn_fetch_closed(c);
+  sn_jobs_conn_closed(c);
   c->wsi = NULL;
   sn_list_remove(&c->link);
   c->node->nconns--;
@@ -155,6 +156,11 @@ sn_req *sn_req_new(sn_conn *conn, const json_t *id) {
   r->id = id ? json_deep_copy(id) : NULL;
   sn_list_init(&r->link);
   return r;
+}
+
+void sn_req_hold(sn_req *req) {
+  if (req->conn->wsi && req->conn->role == SN_ROLE_HTTP)
+    lws_set_timeout(req->conn->wsi, NO_PENDING_TIMEOUT, 0);
 }
 
 static void sn__req_send(sn_req *req, int status, json_t *reply) {

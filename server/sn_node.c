@@ -44,6 +44,7 @@ int sn_node_init(sn_node *n, uv_loop_t *loop, sn_config *cfg, sn_error *err) {
   sn_list_init(&n->all_fetchers);
   sn_list_init(&n->procs);
   sn_list_init(&n->checks);
+  sn_jobs_init(n);
   if (cfg->node_id) {
     snprintf(n->node_id, sizeof(n->node_id), "%s", cfg->node_id);
   } else if (gethostname(n->node_id, sizeof(n->node_id) - 1) != 0 || n->node_id[0] == '\0') {
@@ -194,14 +195,15 @@ json_t *sn_node_stat_json(sn_node *n) {
   snprintf(listen, sizeof(listen), strchr(n->cfg->listen_host, ':') ? "[%s]:%d" : "%s:%d",
            n->cfg->listen_host, n->port);
   json_t *node = json_pack(
-      "{s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:{s:i, s:i, s:i}, s:s, s:i, s:s, s:{s:I, s:I, s:I, s:I}}",
+      "{s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:s, s:i, s:s, s:{s:I, s:I, s:I, s:I}}",
       "version", SN_VERSION, "node_id", n->node_id, "uptime_ms", (json_int_t)(sn_now_ms() - n->started_ms),
       "listen", listen, "tasks", (json_int_t)n->ntasks, "workers_connected", (json_int_t)workers,
       "fetchers", (json_int_t)(sn_node_count_role(n, SN_ROLE_WS_FETCH) + sn_node_count_role(n, SN_ROLE_WS_FETCH_ALL)),
-      "jobs", "queued", 0, "running", 0, "done", 0, "redis", "off", "mirror_lag", 0, "zinit", "off",
+      "redis", "off", "mirror_lag", 0, "zinit", "off",
       "limits", "max_message_bytes", (json_int_t)n->cfg->max_message_bytes, "max_tasks",
       (json_int_t)n->cfg->max_tasks, "max_connections", (json_int_t)n->cfg->max_connections,
       "connections", (json_int_t)n->nconns);
+  json_object_set_new(node, "jobs", n->jobs_done_by_kind ? sn_jobs_stat(n) : json_object());
   return json_pack("{s:b, s:o, s:o}", "ok", 1, "node", node, "tasks", tasks);
 }
 
@@ -224,6 +226,7 @@ static void sn__shutdown_timeout(uv_timer_t *h) {
 static void sn__finish(sn_node *n) {
   sn_list *pos, *tmp;
   n->finished = 1;
+  sn_jobs_close(n);
   sn_list_foreach(pos, tmp, &n->tasks) {
     sn_task *t = sn_list_entry(pos, sn_task, link);
     t->removing = 1;

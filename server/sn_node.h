@@ -13,6 +13,7 @@
 #include "sn_config.h"
 #include "sn_err.h"
 #include "sn_list.h"
+#include "sn_map.h"
 #include "sn_policy.h"
 #include "sn_proctree.h"
 #include "sn_queue.h"
@@ -24,6 +25,7 @@ typedef struct sn_conn sn_conn;
 typedef struct sn_proc sn_proc;
 typedef struct sn_req sn_req;
 typedef struct sn_health sn_health;
+typedef struct sn_job sn_job;
 
 #define SN_LOG_KEEP 200 /* worker output lines kept per task for `logs` */
 
@@ -81,6 +83,8 @@ struct sn_req {
 enum sn_req_action { SN_REQ_STOP, SN_REQ_RESTART, SN_REQ_REMOVE };
 
 sn_req *sn_req_new(sn_conn *conn, const json_t *id);
+/* The reply will come later: keep an HTTP request open past lws's timeout. */
+void sn_req_hold(sn_req *req);
 /* Sends {"ok":true,...members} and frees req; steals members (may be NULL). */
 void sn_req_ok(sn_req *req, json_t *members);
 /* Sends the error reply and frees req. */
@@ -117,6 +121,11 @@ struct sn_task {
   uv_timer_t health_timer;
   sn_health *health;        /* the check running now, or NULL */
   int health_fails;
+  /* jobs */
+  sn_job *job;              /* the job the worker runs now (busy), borrowed */
+  uint64_t jobs_done;
+  uint64_t err_times[16];   /* recent job errors, for the err_kill budget */
+  size_t err_n;
   /* worker output kept for `logs` */
   sn_logline logs[SN_LOG_KEEP];
   size_t logs_head, logs_n;
@@ -155,6 +164,42 @@ void sn_task_keep_line(sn_task *t, int stream, const char *line, size_t len);
 void sn_task_pong(sn_task *t, const char *job_id);
 /* The health check's verdict. */
 void sn_task_health_result(sn_task *t, int ok);
+
+/* ---- jobs ---- */
+enum sn_jstatus { SN_J_CREATED, SN_J_QUEUED, SN_J_DISPATCHED, SN_J_STARTED, SN_J_FINISHED, SN_J_ERROR, SN_J_TIMEOUT };
+
+struct sn_job {
+  sn_node *node;
+  char id[40];
+  char kind[129];
+  char want_task[129];      /* asked for this task; "" = any worker of the kind */
+  sn_task *task;            /* the task running it, borrowed; NULL otherwise */
+  json_t *payload, *output; /* owned; output NULL until it ends */
+  char *error, *caller_id, *context_id; /* owned, may be NULL */
+  int status;
+  int retries_left;
+  uint64_t timeout_ms, created_ms, updated_ms;
+  uv_timer_t timer;         /* timeout */
+  sn_list link;             /* node->jobs, oldest first */
+  sn_list qlink;            /* node->jobq while queued */
+  sn_list waiters;          /* sn_req waiting for the end */
+  sn_conn *stream;          /* websocket client that wants partials (a reference) */
+};
+
+void sn_jobs_init(sn_node *n);
+void sn_jobs_cmd_job(sn_node *n, json_t *req, sn_req *r);
+void sn_jobs_cmd_start(sn_node *n, json_t *req, sn_req *r);
+void sn_jobs_cmd_status(sn_node *n, json_t *req, sn_req *r);
+/* Sends queued jobs to free workers. */
+void sn_jobs_pump(sn_node *n);
+/* The task's worker went away mid-job: fail over once, then error. */
+void sn_jobs_worker_gone(sn_task *t);
+void sn_jobs_frame(sn_task *t, const char *msg, size_t len, int is_result);
+void sn_jobs_conn_closed(sn_conn *c);
+json_t *sn_jobs_stat(sn_node *n);
+/* Ends every job (node shutdown) and releases them. */
+void sn_jobs_close(sn_node *n);
+json_t *sn_job_to_json(const sn_job *j);
 
 /* ---- health: the task's health_check command ---- */
 void sn_health_start(sn_task *t);
@@ -250,6 +295,13 @@ struct sn_node {
   sn_list procs;
   size_t nprocs;
   sn_list checks;           /* running health checks (sn_health) */
+  sn_list jobs;             /* every job kept, oldest first */
+  sn_list jobq;             /* jobs waiting for a worker, FIFO */
+  sn_map jobs_by_id;
+  size_t njobs, njobs_done_kept;
+  uint64_t jobs_done_total;
+  json_t *jobs_done_by_kind; /* kind -> count */
+  int jobs_closing;
   uint64_t gseq;
   uint64_t started_ms;
   uv_signal_t sigint, sigterm;

@@ -51,6 +51,8 @@ void sn_task_set_state(sn_task *t, int state) {
   sn_log(SN_LOG_INFO, t->conf.task_id, "state %s -> %s", sn__state_names[t->state],
          sn__state_names[state]);
   t->state = state;
+  if (state == SN_ST_RUNNING && t->conf.accept_tasks)
+    sn_jobs_pump(t->node); /* a worker may have become free for queued jobs */
 }
 
 static void sn__run(sn_task *t);
@@ -163,6 +165,7 @@ void sn_task_stop(sn_task *t, sn_req *req, int action) {
     sn_conn *w = t->worker;
     t->worker = NULL;
     w->task = NULL;
+    sn_jobs_worker_gone(t);
     sn_conn_send(w, "{\"type\":\"stop\"}", 15, 0);
     sn_conn_close(w, 1000);
   }
@@ -311,8 +314,8 @@ json_t *sn_task_to_json(const sn_task *t) {
   json_object_set_new(o, "ping_failures", json_integer(t->ping_failures));
   json_object_set_new(o, "last_exit", sn__last_exit(t));
   json_object_set_new(o, "connected", json_boolean(t->worker != NULL));
-  json_object_set_new(o, "busy", json_false());
-  json_object_set_new(o, "jobs_done", json_integer(0));
+  json_object_set_new(o, "busy", json_boolean(t->job != NULL));
+  json_object_set_new(o, "jobs_done", json_integer((json_int_t)t->jobs_done));
   json_object_set_new(o, "backend", json_string("native"));
   json_object_set_new(o, "zinit_state", json_null());
   json_object_set_new(o, "queue",
@@ -334,6 +337,7 @@ void sn_task_destroy(sn_task *t) {
     w->task = NULL;
     sn_conn_close(w, 1000);
   }
+  sn_jobs_worker_gone(t);
   sn_list_foreach(pos, tmp, &t->waiters) {
     sn_req *r = sn_list_entry(pos, sn_req, link);
     sn_req_fail(r, SN_ENOTFOUND, "task removed");
@@ -361,6 +365,7 @@ void sn_task_fault(sn_task *t, int reason) {
     sn_log(SN_LOG_WARN, t->conf.task_id, "%s rule fired: dropping the worker's connection", sn__reason_names[reason]);
     t->worker = NULL;
     w->task = NULL;
+    sn_jobs_worker_gone(t);
     sn_conn_send_error(w, SN_EUNAVAIL, reason == SN_RS_HEARTBEAT ? "no heartbeat" : "supervision rule fired",
                        LWS_CLOSE_STATUS_POLICY_VIOLATION);
     t->last_exit.valid = 1;

@@ -70,6 +70,8 @@ static const sn__ufield sn__ufields[] = {
     SN__U(health_interval_ms, 2000, SN__DAY),
     SN__U(health_timeout_ms, 5000, SN__DAY),
     SN__U(health_failures, 3, 1000),
+    SN__U(err_kill, 3, 16),
+    SN__U(err_recent_ms, 60000, SN__DAY),
 };
 #define SN__NUFIELDS (sizeof(sn__ufields) / sizeof(sn__ufields[0]))
 

@@ -29,7 +29,7 @@ typedef struct sn_taskconf {
   uint64_t mem_limit_kb, timeout_ms, heartbeat_interval_ms, second_sig_duration_ms,
       exec_interval_ms, backoff_ms, backoff_max_ms, max_restarts, restart_window_ms,
       ping_idle_ms, ping_timeout_ms, queue_len, queue_bytes, health_interval_ms,
-      health_timeout_ms, health_failures;
+      health_timeout_ms, health_failures, err_kill, err_recent_ms;
 } sn_taskconf;
 
 /* Parses a task object (unknown members are refused, "cmd", "id" and

@@ -36,6 +36,8 @@ static sn_task *sn__autocreate(sn_conn *c, const char *task_id, json_t *hello, s
   sn_task *t = NULL;
   if (json_is_string(kind))
     json_object_set(req, "kind", kind);
+  if (json_is_true(json_object_get(hello, "accept_tasks")))
+    json_object_set_new(req, "accept_tasks", json_true());
   if (sn_node_build_conf(c->node, req, &conf, err) == 0)
     sn_node_add_task(c->node, &conf, &t, err);
   json_decref(req);
@@ -121,6 +123,7 @@ static void sn__hello(sn_conn *c, const char *msg, size_t len) {
                                  (json_int_t)t->conf.heartbeat_interval_ms));
   if (t->conf.mode == SN_MODE_NET)
     sn_task_set_state(t, SN_ST_RUNNING);
+  sn_jobs_pump(c->node);
 }
 
 /* Puts: one item in "data", or a batch in "items". */
@@ -168,7 +171,8 @@ static void sn__other(sn_conn *c, const char *msg, size_t len, sn_span type) {
     return;
   }
   if (sn_jscan_is_string(msg, type, "result") || sn_jscan_is_string(msg, type, "partial")) {
-    sn_log(SN_LOG_DEBUG, sn__tid(c), "worker sent a job frame, but no job is running here");
+    if (c->task)
+      sn_jobs_frame(c->task, msg, len, sn_jscan_is_string(msg, type, "result"));
     return;
   }
   sn_conn_send_error(c, SN_EBADREQ, type.len ? "unknown frame type" : "field 'type' is required", 0);
@@ -209,6 +213,7 @@ void sn_wch_closed(sn_conn *c) {
   t->worker = NULL;
   c->task = NULL;
   sn_log(SN_LOG_INFO, t->conf.task_id, "worker disconnected");
+  sn_jobs_worker_gone(t);
   if (t->conf.mode == SN_MODE_NET && t->state == SN_ST_RUNNING)
     sn_task_set_state(t, SN_ST_WAITING);
 }

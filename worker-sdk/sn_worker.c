@@ -52,7 +52,8 @@ struct sn_worker {
   sn_worker_cmd_cb on_cmd;
   sn_worker_job_cb on_job;
   sn_worker_event_cb on_stop, on_connect, on_closed;
-  void *cmd_ud, *job_ud, *stop_ud, *connect_ud, *closed_ud;
+  sn_worker_cancel_cb on_cancel;
+  void *cmd_ud, *job_ud, *stop_ud, *connect_ud, *closed_ud, *cancel_ud;
 };
 
 static const char *const sn__errtext[] = {
@@ -397,6 +398,10 @@ static void sn__message(sn_worker *w, const char *p, size_t len) {
     sn__with_member(m, "data", sn__cmd, w);
   } else if (strcmp(type, "job") == 0) {
     sn__with_member(m, "payload", sn__job, w);
+  } else if (strcmp(type, "cancel") == 0) {
+    const char *id = json_string_value(json_object_get(m, "job_id"));
+    if (id && w->on_cancel)
+      w->on_cancel(w, id, w->cancel_ud);
   } else if (strcmp(type, "ping") == 0) {
     json_t *id = json_object_get(m, "job_id");
     sn__send_json(w, json_pack("{s:s, s:O}", "type", "pong", "job_id", id ? id : json_null()));
@@ -783,6 +788,7 @@ void sn_worker_on_job(sn_worker *w, sn_worker_job_cb cb, void *ud) { w->on_job =
 void sn_worker_on_stop(sn_worker *w, sn_worker_event_cb cb, void *ud) { w->on_stop = cb, w->stop_ud = ud; }
 void sn_worker_on_connect(sn_worker *w, sn_worker_event_cb cb, void *ud) { w->on_connect = cb, w->connect_ud = ud; }
 void sn_worker_on_closed(sn_worker *w, sn_worker_event_cb cb, void *ud) { w->on_closed = cb, w->closed_ud = ud; }
+void sn_worker_on_cancel(sn_worker *w, sn_worker_cancel_cb cb, void *ud) { w->on_cancel = cb, w->cancel_ud = ud; }
 
 void sn_worker_stats_get(const sn_worker *w, sn_worker_stats *out) {
   memset(out, 0, sizeof(*out));

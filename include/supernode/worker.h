@@ -71,6 +71,7 @@ typedef void (*sn_worker_cmd_cb)(sn_worker *w, const char *data, size_t len, voi
 typedef void (*sn_worker_job_cb)(sn_worker *w, const char *job_id, const char *payload, size_t len,
                                  void *ud);
 typedef void (*sn_worker_event_cb)(sn_worker *w, void *ud);
+typedef void (*sn_worker_cancel_cb)(sn_worker *w, const char *job_id, void *ud);
 
 sn_worker *sn_worker_new(const sn_worker_opts *opts, int *err);
 /* Reads SUPERNODE_URL, SUPERNODE_TASK_ID, SUPERNODE_TOKEN, SUPERNODE_START_PARAMS. */
@@ -101,6 +102,7 @@ void sn_worker_on_job(sn_worker *w, sn_worker_job_cb cb, void *ud);
 void sn_worker_on_stop(sn_worker *w, sn_worker_event_cb cb, void *ud);      /* the node said stop */
 void sn_worker_on_connect(sn_worker *w, sn_worker_event_cb cb, void *ud);   /* welcomed */
 void sn_worker_on_closed(sn_worker *w, sn_worker_event_cb cb, void *ud);    /* after stop: all closed */
+void sn_worker_on_cancel(sn_worker *w, sn_worker_cancel_cb cb, void *ud);   /* a job timed out */
 
 /* Ends a job: output_json is the JSON text of the output when ok, error the message when not. */
 int sn_worker_job_done(sn_worker *w, const char *job_id, int ok, const char *output_json, const char *error);

@@ -1,0 +1,435 @@
+/* Jobs: submitted by `job`, dispatched to workers that accept them (by kind,
+ * free workers first, longest idle first, or to one task), timed out,
+ * failed over once when a worker dies mid-job, answered to waiters, streamed
+ * to a websocket client with `stream`. The table keeps ended jobs for
+ * job_status, up to jobs_keep. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sn_jscan.h"
+#include "sn_log.h"
+#include "sn_node.h"
+#include "sn_util.h"
+
+static const char *const sn__jstatus[] = {"created", "queued", "dispatched", "started", "finished", "error", "timeout"};
+
+void sn_jobs_init(sn_node *n) {
+  sn_list_init(&n->jobs);
+  sn_list_init(&n->jobq);
+  sn_map_init(&n->jobs_by_id);
+  n->jobs_done_by_kind = json_object();
+}
+
+json_t *sn_job_to_json(const sn_job *j) {
+  return json_pack("{s:s, s:s?, s:s?, s:s, s:O, s:O?, s:s?, s:I, s:I, s:I, s:s?, s:s?}", "job_id", j->id, "kind",
+                   j->kind[0] ? j->kind : NULL, "task_id", j->task ? j->task->conf.task_id : (j->want_task[0] ? j->want_task : NULL),
+                   "status", sn__jstatus[j->status], "payload", j->payload, "output", j->output, "error", j->error,
+                   "timeout_ms", (json_int_t)j->timeout_ms, "created_at_ms", (json_int_t)j->created_ms, "updated_at_ms",
+                   (json_int_t)j->updated_ms, "caller_id", j->caller_id, "context_id", j->context_id);
+}
+
+static int sn__ended(const sn_job *j) { return j->status >= SN_J_FINISHED; }
+
+static void sn__timer_closed(uv_handle_t *h) {
+  sn_job *j = h->data;
+  json_decref(j->payload);
+  json_decref(j->output);
+  free(j->error);
+  free(j->caller_id);
+  free(j->context_id);
+  free(j);
+}
+
+/* Forgets an ended job (retention, or shutdown). */
+static void sn__release(sn_job *j) {
+  sn_node *n = j->node;
+  sn_list_remove(&j->link);
+  sn_map_del(&n->jobs_by_id, j->id);
+  n->njobs--;
+  if (sn__ended(j))
+    n->njobs_done_kept--;
+  uv_close((uv_handle_t *)&j->timer, sn__timer_closed);
+}
+
+static void sn__evict(sn_node *n) {
+  sn_list *pos, *tmp;
+  if (n->jobs_closing)
+    return; /* sn_jobs_close releases everything itself */
+  sn_list_foreach(pos, tmp, &n->jobs) {
+    if (n->njobs_done_kept <= n->cfg->jobs_keep)
+      return;
+    sn_job *j = sn_list_entry(pos, sn_job, link);
+    if (sn__ended(j))
+      sn__release(j);
+  }
+}
+
+static void sn__set(sn_job *j, int status) {
+  j->status = status;
+  j->updated_ms = sn_now_ms();
+}
+
+/* The job is over: answer waiters, free its worker, count it. */
+static void sn__end(sn_job *j, int status, json_t *output, const char *error) {
+  sn_node *n = j->node;
+  sn_task *t = j->task;
+  sn_list *pos, *tmp;
+  uv_timer_stop(&j->timer);
+  sn_list_remove(&j->qlink);
+  sn__set(j, status);
+  j->output = output;
+  j->error = error ? sn_strdup(error) : NULL;
+  if (t) {
+    t->job = NULL;
+    t->jobs_done++;
+    t->last_activity_ms = sn_now_ms();
+  }
+  sn_log(status == SN_J_FINISHED ? SN_LOG_DEBUG : SN_LOG_WARN, t ? t->conf.task_id : NULL, "job %s %s%s%s", j->id,
+         sn__jstatus[status], error ? ": " : "", error ? error : "");
+  sn_list_foreach(pos, tmp, &j->waiters) {
+    sn_req *r = sn_list_entry(pos, sn_req, link);
+    sn_list_remove(&r->link);
+    sn_req_ok(r, json_pack("{s:o}", "job", sn_job_to_json(j)));
+  }
+  if (j->stream) {
+    sn_conn_unref(j->stream);
+    j->stream = NULL;
+  }
+  n->jobs_done_total++;
+  n->njobs_done_kept++;
+  const char *k = j->kind[0] ? j->kind : "-";
+  json_t *c = json_object_get(n->jobs_done_by_kind, k);
+  json_object_set_new(n->jobs_done_by_kind, k, json_integer(c ? json_integer_value(c) + 1 : 1));
+  sn__evict(n);
+}
+
+static void sn__timed_out(uv_timer_t *h) {
+  sn_job *j = h->data;
+  sn_task *t = j->task;
+  char frame[96];
+  if (t && t->worker) {
+    snprintf(frame, sizeof(frame), "{\"type\":\"cancel\",\"job_id\":\"%s\"}", j->id);
+    sn_conn_send(t->worker, frame, strlen(frame), 0);
+  }
+  sn__end(j, SN_J_TIMEOUT, NULL, "timed out");
+  sn_jobs_pump(j->node);
+}
+
+/* ---- dispatch ---- */
+
+static int sn__free_worker(const sn_task *t) {
+  return t->conf.accept_tasks && t->worker && t->worker->hello_done && t->job == NULL &&
+         t->state == SN_ST_RUNNING && !t->removing;
+}
+
+/* The free worker for job j: its task, or the longest idle of its kind. */
+static sn_task *sn__pick(sn_node *n, const sn_job *j) {
+  sn_list *pos, *tmp;
+  sn_task *best = NULL;
+  if (j->want_task[0]) {
+    sn_task *t = sn_node_find(n, j->want_task);
+    return t && sn__free_worker(t) ? t : NULL;
+  }
+  sn_list_foreach(pos, tmp, &n->tasks) {
+    sn_task *t = sn_list_entry(pos, sn_task, link);
+    if (sn__free_worker(t) && strcmp(t->conf.kind, j->kind) == 0 &&
+        (best == NULL || t->last_activity_ms < best->last_activity_ms))
+      best = t;
+  }
+  return best;
+}
+
+static void sn__dispatch(sn_job *j, sn_task *t) {
+  json_t *f = json_pack("{s:s, s:s, s:O, s:I}", "type", "job", "job_id", j->id, "payload", j->payload, "timeout_ms",
+                        (json_int_t)j->timeout_ms);
+  sn_list_remove(&j->qlink);
+  j->task = t;
+  t->job = j;
+  t->last_activity_ms = sn_now_ms();
+  sn__set(j, SN_J_DISPATCHED);
+  sn_conn_send_json(t->worker, f);
+  sn_log(SN_LOG_DEBUG, t->conf.task_id, "job %s dispatched", j->id);
+}
+
+void sn_jobs_pump(sn_node *n) {
+  sn_list *pos, *tmp;
+  sn_list_foreach(pos, tmp, &n->jobq) {
+    sn_job *j = sn_list_entry(pos, sn_job, qlink);
+    sn_task *t = sn__pick(n, j);
+    if (t)
+      sn__dispatch(j, t);
+  }
+}
+
+/* True when some task (whatever its state) could ever run jobs of this kind. */
+static int sn__servable(sn_node *n, const char *kind) {
+  sn_list *pos, *tmp;
+  sn_list_foreach(pos, tmp, &n->tasks) {
+    sn_task *t = sn_list_entry(pos, sn_task, link);
+    if (t->conf.accept_tasks && strcmp(t->conf.kind, kind) == 0 && !t->removing)
+      return 1;
+  }
+  return 0;
+}
+
+static size_t sn__queued(sn_node *n) {
+  size_t k = 0;
+  sn_list *pos, *tmp;
+  sn_list_foreach(pos, tmp, &n->jobq) k++;
+  return k;
+}
+
+/* Starts a created job: its timeout runs from now, then it queues or runs. */
+static int sn__start(sn_job *j, sn_error *err) {
+  sn_node *n = j->node;
+  if (sn__queued(n) >= n->cfg->max_queued_jobs)
+    return sn_seterr(err, SN_EUNAVAIL, "max_queued_jobs (%llu) reached", (unsigned long long)n->cfg->max_queued_jobs);
+  sn__set(j, SN_J_QUEUED);
+  sn_list_push(&n->jobq, &j->qlink);
+  if (j->timeout_ms)
+    uv_timer_start(&j->timer, sn__timed_out, j->timeout_ms, 0);
+  sn_jobs_pump(n);
+  return 0;
+}
+
+static const char *sn__opt_str(json_t *req, const char *k, sn_error *err) {
+  json_t *v = json_object_get(req, k);
+  if (v && !json_is_string(v))
+    sn_seterr(err, SN_EBADREQ, "field '%s' must be a string", k);
+  return json_string_value(v);
+}
+
+/* Validates a job command into a new job (not yet started). */
+static sn_job *sn__new(sn_node *n, json_t *req, sn_error *err) {
+  const char *kind = sn__opt_str(req, "kind", err), *task = sn__opt_str(req, "task_id", err);
+  const char *caller = sn__opt_str(req, "caller_id", err), *ctx = sn__opt_str(req, "context_id", err);
+  json_t *to = json_object_get(req, "timeout_ms"), *retries = json_object_get(req, "retries");
+  sn_task *t = NULL;
+  sn_job *j;
+  if (err->code)
+    return NULL;
+  if (!kind && !task)
+    return sn_seterr(err, SN_EBADREQ, "field 'kind' or 'task_id' is required"), NULL;
+  if (kind && !sn_valid_kind(kind))
+    return sn_seterr(err, SN_EBADREQ, "field 'kind' must be 1..128 characters of [A-Za-z0-9_-]"), NULL;
+  if (to && (!json_is_integer(to) || json_integer_value(to) < 0))
+    return sn_seterr(err, SN_EBADREQ, "field 'timeout_ms' must be a non-negative integer"), NULL;
+  if (retries && (!json_is_integer(retries) || json_integer_value(retries) < 0 || json_integer_value(retries) > 10))
+    return sn_seterr(err, SN_EBADREQ, "field 'retries' must be 0..10"), NULL;
+  if (json_object_get(req, "payload") == NULL)
+    return sn_seterr(err, SN_EBADREQ, "field 'payload' is required"), NULL;
+  if (task) {
+    if ((t = sn_node_find(n, task)) == NULL)
+      return sn_seterr(err, SN_ENOTFOUND, "no task '%.128s'", task), NULL;
+    if (!t->conf.accept_tasks)
+      return sn_seterr(err, SN_EBADREQ, "field 'task_id': task %s does not accept jobs", task), NULL;
+  } else if (!sn__servable(n, kind)) {
+    return sn_seterr(err, SN_EUNAVAIL, "no worker of kind '%s' can take jobs here", kind), NULL;
+  }
+  j = sn_calloc(1, sizeof(*j));
+  j->node = n;
+  snprintf(j->id, sizeof(j->id), "j-");
+  sn_random_hex(j->id + 2, 12);
+  snprintf(j->kind, sizeof(j->kind), "%s", kind ? kind : t->conf.kind);
+  if (task)
+    snprintf(j->want_task, sizeof(j->want_task), "%s", task);
+  j->payload = json_deep_copy(json_object_get(req, "payload"));
+  j->caller_id = caller ? sn_strdup(caller) : NULL;
+  j->context_id = ctx ? sn_strdup(ctx) : NULL;
+  j->timeout_ms = to ? (uint64_t)json_integer_value(to) : 30000;
+  j->retries_left = retries ? (int)json_integer_value(retries) : 1;
+  j->created_ms = j->updated_ms = sn_now_ms();
+  j->status = SN_J_CREATED;
+  sn_list_init(&j->qlink);
+  sn_list_init(&j->waiters);
+  uv_timer_init(n->loop, &j->timer);
+  j->timer.data = j;
+  sn_list_push(&n->jobs, &j->link);
+  sn_map_put(&n->jobs_by_id, j->id, j);
+  n->njobs++;
+  return j;
+}
+
+void sn_jobs_cmd_job(sn_node *n, json_t *req, sn_req *r) {
+  sn_error err = {0};
+  json_t *start = json_object_get(req, "start");
+  int wait = json_is_true(json_object_get(req, "wait")), stream = json_is_true(json_object_get(req, "stream"));
+  sn_job *j;
+  if (stream && r->conn->role != SN_ROLE_WS_CMD)
+    return sn_req_fail(r, SN_EBADREQ, "field 'stream' needs a websocket on /m/cmd");
+  if ((j = sn__new(n, req, &err)) == NULL)
+    return sn_req_fail(r, err.code, err.msg);
+  if (stream) {
+    j->stream = r->conn;
+    sn_conn_ref(r->conn);
+  }
+  if (!json_is_false(start) && sn__start(j, &err) != 0) {
+    sn__end(j, SN_J_ERROR, NULL, err.msg);
+    return sn_req_fail(r, err.code, err.msg);
+  }
+  if (wait && !sn__ended(j)) {
+    sn_list_push(&j->waiters, &r->link);
+    sn_req_hold(r);
+    return;
+  }
+  sn_req_ok(r, json_pack("{s:o}", "job", sn_job_to_json(j)));
+}
+
+static sn_job *sn__find(sn_node *n, json_t *req, sn_req *r) {
+  json_t *id = json_object_get(req, "job_id");
+  sn_job *j;
+  if (!json_is_string(id)) {
+    sn_req_fail(r, SN_EBADREQ, "field 'job_id' is required");
+    return NULL;
+  }
+  if ((j = sn_map_get(&n->jobs_by_id, json_string_value(id))) == NULL)
+    sn_req_fail(r, SN_ENOTFOUND, "no such job");
+  return j;
+}
+
+void sn_jobs_cmd_start(sn_node *n, json_t *req, sn_req *r) {
+  sn_job *j = sn__find(n, req, r);
+  sn_error err = {0};
+  if (j == NULL)
+    return;
+  if (j->status != SN_J_CREATED)
+    return sn_req_fail(r, SN_ECONFLICT, "the job was started already");
+  if (sn__start(j, &err) != 0)
+    return sn_req_fail(r, err.code, err.msg);
+  sn_req_ok(r, json_pack("{s:o}", "job", sn_job_to_json(j)));
+}
+
+void sn_jobs_cmd_status(sn_node *n, json_t *req, sn_req *r) {
+  sn_job *j = sn__find(n, req, r);
+  if (j)
+    sn_req_ok(r, json_pack("{s:o}", "job", sn_job_to_json(j)));
+}
+
+/* ---- frames from workers ---- */
+
+/* A job error counts against the worker's budget: err_kill errors within
+ * err_recent_ms restart it with reason `errors`. */
+static void sn__count_error(sn_task *t) {
+  uint64_t now = sn_now_ms();
+  size_t recent = 0, cap = sizeof(t->err_times) / sizeof(t->err_times[0]);
+  t->err_times[t->err_n++ % cap] = now;
+  for (size_t i = 0; i < cap && i < t->err_n; i++)
+    if (now - t->err_times[i] < t->conf.err_recent_ms)
+      recent++;
+  if (t->conf.err_kill && recent >= t->conf.err_kill) {
+    t->err_n = 0;
+    sn_task_fault(t, SN_RS_ERRORS);
+  }
+}
+
+static void sn__result(sn_task *t, sn_job *j, json_t *f) {
+  if (json_is_true(json_object_get(f, "ok"))) {
+    json_t *out = json_object_get(f, "output");
+    sn__end(j, SN_J_FINISHED, out ? json_incref(out) : json_null(), NULL);
+  } else {
+    const char *e = json_string_value(json_object_get(f, "error"));
+    sn__end(j, SN_J_ERROR, NULL, e ? e : "the worker reported an error");
+    sn__count_error(t);
+  }
+  sn_jobs_pump(t->node);
+}
+
+static void sn__partial(sn_job *j, const char *msg, size_t len) {
+  if (j->status == SN_J_DISPATCHED)
+    sn__set(j, SN_J_STARTED);
+  /* The worker's frame already has the shape the client gets: pass it on as is. */
+  if (j->stream && j->stream->wsi)
+    sn_conn_send(j->stream, msg, len, 0);
+}
+
+void sn_jobs_frame(sn_task *t, const char *msg, size_t len, int is_result) {
+  json_t *f = json_loadb(msg, len, 0, NULL);
+  const char *id = json_string_value(json_object_get(f, "job_id"));
+  sn_job *j = id ? sn_map_get(&t->node->jobs_by_id, id) : NULL;
+  if (j == NULL || j->task != t || sn__ended(j)) {
+    sn_log(SN_LOG_INFO, t->conf.task_id, "dropped a %s for job %s that is not running here (late or unknown)",
+           is_result ? "result" : "partial", id ? id : "?");
+  } else if (is_result) {
+    sn__result(t, j, f);
+  } else {
+    sn__partial(j, msg, len);
+  }
+  json_decref(f);
+}
+
+void sn_jobs_worker_gone(sn_task *t) {
+  sn_job *j = t->job;
+  if (j == NULL)
+    return;
+  t->job = NULL;
+  j->task = NULL;
+  if (j->retries_left > 0) {
+    j->retries_left--;
+    sn_log(SN_LOG_WARN, t->conf.task_id, "worker gone mid-job %s: dispatching it again", j->id);
+    sn__set(j, SN_J_QUEUED);
+    /* First in line again: it was dispatched before everything still queued. */
+    j->qlink.next = t->node->jobq.next;
+    j->qlink.prev = &t->node->jobq;
+    t->node->jobq.next->prev = &j->qlink;
+    t->node->jobq.next = &j->qlink;
+    sn_jobs_pump(t->node);
+    return;
+  }
+  sn__end(j, SN_J_ERROR, NULL, "the worker went away during the job");
+  sn_jobs_pump(t->node);
+}
+
+void sn_jobs_conn_closed(sn_conn *c) {
+  sn_list *pos, *tmp;
+  sn_list_foreach(pos, tmp, &c->node->jobs) {
+    sn_job *j = sn_list_entry(pos, sn_job, link);
+    if (j->stream == c) {
+      j->stream = NULL;
+      sn_conn_unref(c);
+    }
+  }
+}
+
+json_t *sn_jobs_stat(sn_node *n) {
+  sn_list *pos, *tmp;
+  json_t *kinds = json_object();
+  json_int_t queued = 0, running = 0;
+  const char *k;
+  json_t *v;
+  sn_list_foreach(pos, tmp, &n->jobs) {
+    sn_job *j = sn_list_entry(pos, sn_job, link);
+    int q = j->status == SN_J_QUEUED, r = j->status == SN_J_DISPATCHED || j->status == SN_J_STARTED;
+    if (!q && !r)
+      continue;
+    const char *kk = j->kind[0] ? j->kind : "-";
+    json_t *e = json_object_get(kinds, kk);
+    if (e == NULL)
+      json_object_set_new(kinds, kk, e = json_pack("{s:i, s:i, s:i}", "queued", 0, "running", 0, "done", 0));
+    json_object_set_new(e, q ? "queued" : "running", json_integer(json_integer_value(json_object_get(e, q ? "queued" : "running")) + 1));
+    queued += q;
+    running += r;
+  }
+  json_object_foreach(n->jobs_done_by_kind, k, v) {
+    json_t *e = json_object_get(kinds, k);
+    if (e == NULL)
+      json_object_set_new(kinds, k, e = json_pack("{s:i, s:i, s:i}", "queued", 0, "running", 0, "done", 0));
+    json_object_set(e, "done", v);
+  }
+  return json_pack("{s:I, s:I, s:I, s:o}", "queued", queued, "running", running, "done", (json_int_t)n->jobs_done_total,
+                   "kinds", kinds);
+}
+
+void sn_jobs_close(sn_node *n) {
+  sn_list *pos, *tmp;
+  n->jobs_closing = 1;
+  sn_list_foreach(pos, tmp, &n->jobs) {
+    sn_job *j = sn_list_entry(pos, sn_job, link);
+    if (!sn__ended(j))
+      sn__end(j, SN_J_ERROR, NULL, "the node shut down");
+  }
+  sn_list_foreach(pos, tmp, &n->jobs) sn__release(sn_list_entry(pos, sn_job, link));
+  sn_map_free(&n->jobs_by_id);
+  json_decref(n->jobs_done_by_kind);
+  n->jobs_done_by_kind = NULL;
+}

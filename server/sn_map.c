@@ -1,0 +1,88 @@
+#include "sn_map.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sn_util.h"
+
+#define SN_MAP_DELETED ((char *)1)
+
+static uint64_t sn__hash(const char *s) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  while (*s)
+    h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+  return h;
+}
+
+void sn_map_init(sn_map *m) { memset(m, 0, sizeof(*m)); }
+
+void sn_map_free(sn_map *m) {
+  for (size_t i = 0; i < m->cap; i++)
+    if (m->slots[i].key && m->slots[i].key != SN_MAP_DELETED)
+      free(m->slots[i].key);
+  free(m->slots);
+  memset(m, 0, sizeof(*m));
+}
+
+static sn_map_entry *sn__find(const sn_map *m, const char *key) {
+  if (m->cap == 0)
+    return NULL;
+  for (size_t i = sn__hash(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+    sn_map_entry *e = &m->slots[i];
+    if (e->key == NULL)
+      return NULL;
+    if (e->key != SN_MAP_DELETED && strcmp(e->key, key) == 0)
+      return e;
+  }
+}
+
+void *sn_map_get(const sn_map *m, const char *key) {
+  sn_map_entry *e = sn__find(m, key);
+  return e ? e->value : NULL;
+}
+
+static void sn__grow(sn_map *m) {
+  sn_map old = *m;
+  m->cap = old.cap ? old.cap * 2 : 64;
+  m->slots = sn_calloc(m->cap, sizeof(*m->slots));
+  m->used = m->live = 0;
+  for (size_t i = 0; i < old.cap; i++) {
+    if (old.slots[i].key && old.slots[i].key != SN_MAP_DELETED) {
+      sn_map_put(m, old.slots[i].key, old.slots[i].value);
+      free(old.slots[i].key);
+    }
+  }
+  free(old.slots);
+}
+
+void sn_map_put(sn_map *m, const char *key, void *value) {
+  sn_map_entry *e = sn__find(m, key);
+  if (e) {
+    e->value = value;
+    return;
+  }
+  if ((m->used + 1) * 4 > m->cap * 3)
+    sn__grow(m);
+  for (size_t i = sn__hash(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+    e = &m->slots[i];
+    if (e->key == NULL || e->key == SN_MAP_DELETED) {
+      if (e->key == NULL)
+        m->used++;
+      e->key = sn_strdup(key);
+      e->value = value;
+      m->live++;
+      return;
+    }
+  }
+}
+
+void sn_map_del(sn_map *m, const char *key) {
+  sn_map_entry *e = sn__find(m, key);
+  if (e == NULL)
+    return;
+  free(e->key);
+  e->key = SN_MAP_DELETED;
+  e->value = NULL;
+  m->live--;
+}

@@ -1,0 +1,23 @@
+/* A string-keyed hash map of borrowed pointers (open addressing, grows by doubling). */
+#ifndef SN_MAP_H
+#define SN_MAP_H
+
+#include <stddef.h>
+
+typedef struct sn_map_entry {
+  char *key; /* owned copy; NULL = empty; (char *)1 = deleted */
+  void *value;
+} sn_map_entry;
+
+typedef struct sn_map {
+  sn_map_entry *slots;
+  size_t cap, used, live;
+} sn_map;
+
+void sn_map_init(sn_map *m);
+void sn_map_free(sn_map *m);
+void *sn_map_get(const sn_map *m, const char *key);
+void sn_map_put(sn_map *m, const char *key, void *value);
+void sn_map_del(sn_map *m, const char *key);
+
+#endif

@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""Jobs: dispatch by kind or task, queueing, timeouts, failover, streaming, error budget."""
+import os
+import signal
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import SLOW, Node, check, run_all, test, wait_for  # noqa: E402
+from snclient import WS  # noqa: E402
+
+BIN_DIR = os.path.dirname(os.path.abspath(os.environ.get("SN_BIN", "build/supernode")))
+
+
+def b(name):
+    return os.path.join(BIN_DIR, name)
+
+
+def worker(node, task_id, kind, prog, **kw):
+    body = {"cmd": "start", "task_id": task_id, "kind": kind, "accept_tasks": True, "exec": [b(prog)]}
+    body.update(kw)
+    s, r = node.cmd(body)
+    wait_for(lambda: node.task(task_id).get("connected"))
+    return s, r
+
+
+def code(r):
+    return (r.get("error") or {}).get("code")
+
+
+@test
+def jobs_by_kind_and_task():
+    node = Node()
+    worker(node, "e1", "echo", "echo_job")
+    s, r = node.cmd({"cmd": "job", "kind": "echo", "payload": {"x": [1, "two"]}, "wait": True, "caller_id": "me", "context_id": "c1"})
+    j = r.get("job", {})
+    check(s == 200 and j.get("status") == "finished" and j.get("output") == {"x": [1, "two"]} and j.get("task_id") == "e1",
+          "a job with wait returns the worker's output", r)
+    check(j.get("caller_id") == "me" and j.get("context_id") == "c1", "caller_id and context_id are kept")
+    s, r = node.cmd({"cmd": "job_status", "job_id": j["job_id"]})
+    check(s == 200 and r["job"]["status"] == "finished", "job_status", r)
+    s, r = node.cmd({"cmd": "job_status", "job_id": "j-nope"})
+    check(s == 404 and code(r) == "not_found", "unknown job: not_found")
+    s, r = node.cmd({"cmd": "job", "kind": "nobody", "payload": 1})
+    check(s == 503 and code(r) == "unavailable", "a kind no worker can serve: unavailable at once", r)
+    s, r = node.cmd({"cmd": "job", "task_id": "e1", "payload": "direct", "wait": True})
+    check(r.get("job", {}).get("output") == "direct", "a job for one task_id", r)
+    s, r = node.cmd({"cmd": "job", "kind": "echo"})
+    check(s == 400 and "payload" in r["error"]["message"], "a job without payload: bad_request", r)
+    s, r = node.cmd({"cmd": "job", "kind": "echo", "payload": 5, "start": False})
+    jid = r["job"]["job_id"]
+    check(r["job"]["status"] == "created", "start:false stores the job as created", r["job"]["status"])
+    time.sleep(0.2)
+    check(node.cmd({"cmd": "job_status", "job_id": jid})[1]["job"]["status"] == "created", "and it does not run")
+    s, r = node.cmd({"cmd": "job_start", "job_id": jid})
+    t = wait_for(lambda: node.cmd({"cmd": "job_status", "job_id": jid})[1]["job"]["status"] == "finished")
+    check(s == 200 and t, "job_start runs it", r)
+    s, r = node.cmd({"cmd": "job_start", "job_id": jid})
+    check(s == 409, "starting it twice: conflict")
+    t = node.task("e1")
+    check(t["jobs_done"] == 3 and t["busy"] is False, "the task counts jobs_done", t["jobs_done"])
+    node.stop()
+
+
+@test
+def queueing_timeouts_and_stat():
+    node = Node()
+    worker(node, "s1", "sleep", "sleep_job")
+    s, r = node.cmd({"cmd": "job", "kind": "sleep", "payload": 400})
+    a = r["job"]["job_id"]
+    s, r = node.cmd({"cmd": "job", "kind": "sleep", "payload": 10})
+    bjob = r["job"]["job_id"]
+    check(r["job"]["status"] == "queued", "a second job waits while the only worker is busy", r["job"]["status"])
+    st = node.stat()[1]["node"]["jobs"]
+    check(st["queued"] == 1 and st["running"] == 1 and st["kinds"]["sleep"]["queued"] == 1, "/m/stat shows queued and running jobs", st)
+    check(node.task("s1")["busy"] is True, "the task shows busy")
+    ok = wait_for(lambda: node.cmd({"cmd": "job_status", "job_id": bjob})[1]["job"]["status"] == "finished")
+    check(ok and node.cmd({"cmd": "job_status", "job_id": a})[1]["job"]["status"] == "finished", "then both run, in order")
+    s, r = node.cmd({"cmd": "job", "kind": "sleep", "payload": 2000, "timeout_ms": 200, "wait": True})
+    check(r["job"]["status"] == "timeout", "a job over timeout_ms ends with status timeout", r["job"])
+    check(wait_for(lambda: "job" in node.log_text() and node.task("s1")["busy"] is False), "and the worker is free again")
+    s, r = node.cmd({"cmd": "job", "kind": "sleep", "payload": 10, "wait": True})
+    check(r["job"]["status"] == "finished", "and takes the next job (it got the cancel)", r["job"]["status"])
+    check(node.stat()[1]["node"]["jobs"]["done"] == 4, "done counts every ended job")
+    node.stop()
+
+
+@test
+def failover_when_a_worker_dies():
+    node = Node()
+    worker(node, "sa", "sleep", "sleep_job", backoff_ms=5000)
+    worker(node, "sb", "sleep", "sleep_job", backoff_ms=5000)
+    res = {}
+    th = threading.Thread(target=lambda: res.update(r=node.cmd({"cmd": "job", "kind": "sleep", "payload": 800, "wait": True})))
+    th.start()
+    victim = wait_for(lambda: next((t for t in ("sa", "sb") if node.task(t)["busy"]), None))
+    os.kill(node.task(victim)["pid"], signal.SIGKILL)
+    th.join(30 * SLOW)
+    j = res.get("r", (0, {}))[1].get("job", {})
+    other = "sb" if victim == "sa" else "sa"
+    check(j.get("status") == "finished" and j.get("task_id") == other, "a worker killed mid-job: the job finishes on another worker",
+          (victim, j))
+    s, r = node.cmd({"cmd": "job", "task_id": other, "payload": 1000, "retries": 0})
+    jid = r["job"]["job_id"]
+    wait_for(lambda: node.task(other)["busy"])
+    os.kill(node.task(other)["pid"], signal.SIGKILL)
+    ok = wait_for(lambda: node.cmd({"cmd": "job_status", "job_id": jid})[1]["job"]["status"] == "error")
+    check(ok, "with no retries left the job ends in error")
+    node.stop()
+
+
+@test
+def streaming_partials_and_error_budget():
+    node = Node()
+    worker(node, "llm", "echo", "echo_job", backoff_ms=50)
+    ws = WS(node.port, "/m/cmd")
+    ws.send({"cmd": "job", "kind": "echo", "payload": {"parts": ["he", "llo", {"t": 3}]}, "stream": True, "wait": True, "id": 9})
+    frames = [ws.recv() for _ in range(4)]
+    check([f.get("type") for f in frames[:3]] == ["partial"] * 3 and [f["data"] for f in frames[:3]] == ["he", "llo", {"t": 3}],
+          "stream: partial frames reach the client in order", frames[:3])
+    check(frames[3].get("ok") and frames[3].get("id") == 9 and frames[3]["job"]["status"] == "finished", "then the final reply", frames[3])
+    ws.close()
+    s, r = node.cmd({"cmd": "job", "kind": "echo", "payload": 1, "stream": True})
+    check(s == 400, "stream over HTTP: bad_request")
+    for _ in range(3):
+        s, r = node.cmd({"cmd": "job", "kind": "echo", "payload": {"fail": "boom"}, "wait": True})
+    check(r["job"]["status"] == "error" and r["job"]["error"] == "boom", "a failing job ends in error with the worker's text", r["job"])
+    t = wait_for(lambda: (lambda t: t if t["restarts"] >= 1 and t["last_exit"] else None)(node.task("llm")))
+    check(t and t["last_exit"]["reason"] == "errors", "err_kill job errors in err_recent_ms restart the worker (reason errors)", t and t["last_exit"])
+    node.stop()
+
+
+@test
+def script_jobs():
+    node = Node()
+    worker(node, "sh1", "sh", "script_job", start_params="/bin/sh")
+    s, r = node.cmd({"cmd": "job", "kind": "sh", "payload": {"script": "echo out; echo err >&2; exit 4"}, "wait": True})
+    check(r["job"]["output"] == {"exit_code": 4, "stdout": "out\n", "stderr": "err\n"}, "a script runs under the configured interpreter", r["job"])
+    s, r = node.cmd({"cmd": "job", "kind": "sh", "payload": {"nope": 1}, "wait": True})
+    check(r["job"]["status"] == "error", "a payload without a script is an error", r["job"])
+    node.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(run_all(sys.argv[1:]))
