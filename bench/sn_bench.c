@@ -407,8 +407,54 @@ static void run_redis(const bench_opts *o) {
   free(r.lat);
 }
 
+/* Jobs over one /m/cmd websocket: `window` jobs with wait:true in flight,
+ * each job's round trip from its command to its reply. */
+static void run_jobs(int port, long jobs, int window, const char *label) {
+  wsconn c = ws_open(port, "/m/cmd");
+  uint64_t *sent = calloc((size_t)jobs, sizeof(uint64_t)), *lat = calloc((size_t)jobs, sizeof(uint64_t));
+  long next = 0, got = 0, errors = 0;
+  char cmd[256];
+  uint64_t t0 = now_ns();
+  while (got < jobs) {
+    while (next < jobs && next - got < window) {
+      int n = snprintf(cmd, sizeof(cmd), "{\"cmd\":\"job\",\"kind\":\"echo\",\"payload\":%ld,\"wait\":true,\"id\":%ld}", next, next);
+      sent[next] = now_ns();
+      ws_send(&c, cmd, (size_t)n);
+      next++;
+    }
+    size_t n, used;
+    char *p = ws_recv(&c, &n, &used);
+    const char *id = memmem(p, n, "\"id\":", 5);
+    static const char fin[] = "\"status\":\"finished\"";
+    if (id && memmem(p, n, fin, sizeof(fin) - 1)) {
+      long i = atol(id + 5);
+      if (i >= 0 && i < jobs)
+        lat[got] = now_ns() - sent[i];
+    } else {
+      errors++;
+    }
+    got++;
+    consume(&c, used);
+  }
+  double secs = (double)(now_ns() - t0) / 1e9;
+  run r = {.lat = lat, .received = got - errors};
+  qsort(r.lat, (size_t)r.received, sizeof(uint64_t), cmp_u64);
+  printf("%-44s %12.0f %10.3f %10.3f %8ld\n", label, (double)jobs / secs,
+         r.received ? (double)lat[r.received / 2] / 1e6 : 0, r.received ? (double)lat[(size_t)((double)r.received * 0.99)] / 1e6 : 0,
+         errors);
+  fflush(stdout);
+  close(c.fd);
+  free(c.buf);
+  free(sent);
+  free(lat);
+}
+
 int main(int argc, char **argv) {
   bench_opts o = {.port = 7700, .redis_port = 0, .items = 200000, .size = 100, .put_batch = 100, .fetch_batch = 100};
+  if (argc >= 5 && strcmp(argv[1], "--jobs") == 0) { /* sn-bench --jobs PORT N LABEL [WINDOW] */
+    run_jobs(atoi(argv[2]), atol(argv[3]), argc > 5 ? atoi(argv[5]) : 1, argv[4]);
+    return 0;
+  }
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!strcmp(argv[i], "--port")) o.port = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--redis-port")) o.redis_port = atoi(argv[i + 1]);

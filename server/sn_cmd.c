@@ -113,6 +113,8 @@ static void sn__send(sn_node *n, json_t *req, sn_req *r) {
     return sn_req_fail(r, SN_EBADREQ, "field 'data' is required");
   if (t->worker == NULL || !t->worker->hello_done)
     return sn_req_fail(r, SN_EUNAVAIL, "no worker is connected to this task");
+  if (t->claimed_by && t->claimed_by != r->conn)
+    return sn_req_fail(r, SN_ECONFLICT, "the task is claimed by another client");
   if (t->worker->rx_paused)
     return sn_req_fail(r, SN_EUNAVAIL, "the worker is not reading its channel");
   sn_conn_send_json(t->worker, json_pack("{s:s, s:O}", "type", "cmd", "data", data));
@@ -151,11 +153,12 @@ static const struct {
     {"start", sn__start},   {"stop", sn__stop},     {"restart", sn__restart}, {"remove", sn__remove},
     {"update", sn__update}, {"list", sn__list},     {"status", sn__status},   {"send", sn__send},
     {"ping", sn__ping},     {"logs", sn__logs},     {"job", sn_jobs_cmd_job}, {"job_start", sn_jobs_cmd_start},
-    {"job_status", sn_jobs_cmd_status},
+    {"job_status", sn_jobs_cmd_status}, {"scale", sn_pool_cmd_scale}, {"claim", sn_pool_cmd_claim},
+    {"release", sn_pool_cmd_release},
 };
 
 /* Commands of the protocol that later parts of the node add. */
-static const char *const sn__later[] = {"scale", "claim", "release", NULL};
+static const char *const sn__later[] = {NULL};
 
 void sn_cmd_handle(sn_conn *c, const char *body, size_t len) {
   json_error_t jerr;

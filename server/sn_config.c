@@ -22,6 +22,7 @@ void sn_config_init(sn_config *cfg) {
   cfg->watch_interval_ms = 1000;
   cfg->max_queued_jobs = 1000;
   cfg->jobs_keep = 10000;
+  cfg->reply_ttl_s = 3600;
   cfg->task_defaults = json_object();
   cfg->templates = json_object();
   cfg->tasks = json_array();
@@ -32,10 +33,12 @@ void sn_config_free(sn_config *cfg) {
   free(cfg->operator_token);
   free(cfg->worker_token);
   free(cfg->shim_path);
+  free(cfg->redis_url);
   json_decref(cfg->exec_allow);
   json_decref(cfg->task_defaults);
   json_decref(cfg->templates);
   json_decref(cfg->tasks);
+  json_decref(cfg->kinds);
   memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -182,6 +185,10 @@ int sn_config_load_json(sn_config *cfg, const json_t *root, sn_error *err) {
       rc = sn__get_uint(v, k, 1, 10000000, &cfg->max_queued_jobs, err);
     else if (strcmp(k, "jobs_keep") == 0)
       rc = sn__get_uint(v, k, 0, 10000000, &cfg->jobs_keep, err);
+    else if (strcmp(k, "redis_url") == 0)
+      rc = sn__get_str(v, k, &cfg->redis_url, err);
+    else if (strcmp(k, "reply_ttl_s") == 0)
+      rc = sn__get_uint(v, k, 1, 365 * 86400, &cfg->reply_ttl_s, err);
     else if (strcmp(k, "shim_path") == 0)
       rc = sn__get_str(v, k, &cfg->shim_path, err);
     else if (strcmp(k, "shutdown_timeout_ms") == 0)
@@ -192,6 +199,8 @@ int sn_config_load_json(sn_config *cfg, const json_t *root, sn_error *err) {
       rc = sn__set_json(&cfg->templates, v, 0, k, err);
     else if (strcmp(k, "tasks") == 0)
       rc = sn__set_json(&cfg->tasks, v, 1, k, err);
+    else if (strcmp(k, "kinds") == 0)
+      rc = sn__set_json(&cfg->kinds, v, 0, k, err);
     else if (k[0] == '_')
       continue; /* "_comment" and friends document the file */
     else

@@ -25,11 +25,14 @@ typedef struct sn_config {
   uint64_t watch_interval_ms;
   uint64_t max_queued_jobs;   /* jobs waiting for a worker, node-wide */
   uint64_t jobs_keep;         /* ended jobs kept for job_status */
+  char *redis_url;            /* owned; NULL = no Redis */
+  uint64_t reply_ttl_s;       /* lifetime of hero:reply:{id} lists */
   char *shim_path;        /* owned; NULL = supernode-shim beside the binary */
   int net_autocreate;
   json_t *task_defaults;  /* object, owned */
   json_t *templates;      /* object of objects, owned */
   json_t *tasks;          /* array of task objects started at boot, owned */
+  json_t *kinds;          /* pools: kind -> task fields + min/max/warm..., owned, may be NULL */
 } sn_config;
 
 void sn_config_init(sn_config *cfg);

@@ -55,6 +55,7 @@ void sn_conn_detach(sn_conn *c) {
     sn_wch_closed(c);
   sn_fetch_closed(c);
   sn_jobs_conn_closed(c);
+  sn_pools_conn_closed(c);
   c->wsi = NULL;
   sn_list_remove(&c->link);
   c->node->nconns--;

@@ -68,6 +68,8 @@ static void sn__evict(sn_node *n) {
 static void sn__set(sn_job *j, int status) {
   j->status = status;
   j->updated_ms = sn_now_ms();
+  if (status != SN_J_FINISHED && status != SN_J_ERROR && status != SN_J_TIMEOUT)
+    sn_mirror_job(j->node->mirror, j); /* ends are written by sn__end, with the output */
 }
 
 /* The job is over: answer waiters, free its worker, count it. */
@@ -96,6 +98,12 @@ static void sn__end(sn_job *j, int status, json_t *output, const char *error) {
     sn_conn_unref(j->stream);
     j->stream = NULL;
   }
+  sn_mirror_job(n->mirror, j);
+  if (j->remote && status == SN_J_TIMEOUT && n->mirror) {
+    /* Nobody took it in time: withdraw it from the shared queue too. */
+    sn_mirror_withdraw(n->mirror, j);
+    j->remote = 0;
+  }
   n->jobs_done_total++;
   n->njobs_done_kept++;
   const char *k = j->kind[0] ? j->kind : "-";
@@ -118,7 +126,7 @@ static void sn__timed_out(uv_timer_t *h) {
 
 /* ---- dispatch ---- */
 
-static int sn__free_worker(const sn_task *t) {
+int sn_jobs_free_worker(const sn_task *t) {
   return t->conf.accept_tasks && t->worker && t->worker->hello_done && t->job == NULL &&
          t->state == SN_ST_RUNNING && !t->removing;
 }
@@ -129,11 +137,11 @@ static sn_task *sn__pick(sn_node *n, const sn_job *j) {
   sn_task *best = NULL;
   if (j->want_task[0]) {
     sn_task *t = sn_node_find(n, j->want_task);
-    return t && sn__free_worker(t) ? t : NULL;
+    return t && sn_jobs_free_worker(t) ? t : NULL;
   }
   sn_list_foreach(pos, tmp, &n->tasks) {
     sn_task *t = sn_list_entry(pos, sn_task, link);
-    if (sn__free_worker(t) && strcmp(t->conf.kind, j->kind) == 0 &&
+    if (sn_jobs_free_worker(t) && t->claimed_by == NULL && strcmp(t->conf.kind, j->kind) == 0 &&
         (best == NULL || t->last_activity_ms < best->last_activity_ms))
       best = t;
   }
@@ -154,12 +162,14 @@ static void sn__dispatch(sn_job *j, sn_task *t) {
 
 void sn_jobs_pump(sn_node *n) {
   sn_list *pos, *tmp;
+  sn_pools_grant(n); /* pending claims come first */
   sn_list_foreach(pos, tmp, &n->jobq) {
     sn_job *j = sn_list_entry(pos, sn_job, qlink);
     sn_task *t = sn__pick(n, j);
     if (t)
       sn__dispatch(j, t);
   }
+  sn_mirror_poke(n->mirror); /* free workers take from the shared queues too */
 }
 
 /* True when some task (whatever its state) could ever run jobs of this kind. */
@@ -170,7 +180,7 @@ static int sn__servable(sn_node *n, const char *kind) {
     if (t->conf.accept_tasks && strcmp(t->conf.kind, kind) == 0 && !t->removing)
       return 1;
   }
-  return 0;
+  return sn_pool_find(n, kind) != NULL;
 }
 
 static size_t sn__queued(sn_node *n) {
@@ -183,6 +193,17 @@ static size_t sn__queued(sn_node *n) {
 /* Starts a created job: its timeout runs from now, then it queues or runs. */
 static int sn__start(sn_job *j, sn_error *err) {
   sn_node *n = j->node;
+  if (j->want_task[0] == '\0' && sn_mirror_up(n->mirror)) {
+    /* Through Redis, so that whichever node has a free worker runs it. */
+    j->remote = 1;
+    j->status = SN_J_QUEUED;
+    j->updated_ms = sn_now_ms();
+    if (j->timeout_ms)
+      uv_timer_start(&j->timer, sn__timed_out, j->timeout_ms, 0);
+    if (sn_mirror_enqueue(n->mirror, j) != 0)
+      return sn_seterr(err, SN_EUNAVAIL, "redis is not reachable");
+    return 0;
+  }
   if (sn__queued(n) >= n->cfg->max_queued_jobs)
     return sn_seterr(err, SN_EUNAVAIL, "max_queued_jobs (%llu) reached", (unsigned long long)n->cfg->max_queued_jobs);
   sn__set(j, SN_J_QUEUED);
@@ -224,8 +245,8 @@ static sn_job *sn__new(sn_node *n, json_t *req, sn_error *err) {
       return sn_seterr(err, SN_ENOTFOUND, "no task '%.128s'", task), NULL;
     if (!t->conf.accept_tasks)
       return sn_seterr(err, SN_EBADREQ, "field 'task_id': task %s does not accept jobs", task), NULL;
-  } else if (!sn__servable(n, kind)) {
-    return sn_seterr(err, SN_EUNAVAIL, "no worker of kind '%s' can take jobs here", kind), NULL;
+  } else if (!sn__servable(n, kind) && !sn_mirror_up(n->mirror)) {
+    return sn_seterr(err, SN_EUNAVAIL, n->mirror ? "no worker of kind '%s' here, and redis is down" : "no worker of kind '%s' can take jobs here", kind), NULL;
   }
   j = sn_calloc(1, sizeof(*j));
   j->node = n;
@@ -264,10 +285,17 @@ void sn_jobs_cmd_job(sn_node *n, json_t *req, sn_req *r) {
     j->stream = r->conn;
     sn_conn_ref(r->conn);
   }
+  if (j->want_task[0] == '\0') {
+    /* A client holding a worker of this kind sends its jobs to it. */
+    sn_task *mine = sn_pool_claimed(n, r->conn, j->kind);
+    if (mine)
+      snprintf(j->want_task, sizeof(j->want_task), "%s", mine->conf.task_id);
+  }
   if (!json_is_false(start) && sn__start(j, &err) != 0) {
     sn__end(j, SN_J_ERROR, NULL, err.msg);
     return sn_req_fail(r, err.code, err.msg);
   }
+  sn_pools_adjust(n); /* a queued job may need another instance */
   if (wait && !sn__ended(j)) {
     sn_list_push(&j->waiters, &r->link);
     sn_req_hold(r);
@@ -432,4 +460,94 @@ void sn_jobs_close(sn_node *n) {
   sn_map_free(&n->jobs_by_id);
   json_decref(n->jobs_done_by_kind);
   n->jobs_done_by_kind = NULL;
+}
+
+/* ---- jobs through Redis ---- */
+
+int sn_jobs_waits_remote(sn_node *n, const char *id) {
+  sn_job *j = sn_map_get(&n->jobs_by_id, id);
+  return j && j->remote && !sn__ended(j);
+}
+
+static const char *sn__h(json_t *h, const char *k) {
+  const char *s = json_string_value(json_object_get(h, k));
+  return s && s[0] ? s : NULL;
+}
+
+static int sn__parse_status(const char *s) {
+  for (int i = 0; s && i <= SN_J_TIMEOUT; i++)
+    if (strcmp(s, sn__jstatus[i]) == 0)
+      return i;
+  if (s && strcmp(s, "finished") == 0)
+    return SN_J_FINISHED;
+  return s && strcmp(s, "error") == 0 ? SN_J_ERROR : -1;
+}
+
+/* A job we wait for ended on another node: end our record the same way. */
+static void sn__remote_end(sn_job *j, json_t *h) {
+  int st = sn__parse_status(sn__h(h, "sn_status"));
+  const char *out = sn__h(h, "output");
+  if (st < SN_J_FINISHED)
+    st = sn__parse_status(sn__h(h, "status"));
+  if (st < SN_J_FINISHED)
+    return;
+  j->remote = 0;
+  sn__end(j, st, out ? json_loads(out, JSON_DECODE_ANY, NULL) : NULL, sn__h(h, "error"));
+}
+
+/* Builds a local job from a hash written by any Hero-style producer. */
+static sn_job *sn__from_hash(sn_node *n, json_t *h) {
+  const char *id = sn__h(h, "id"), *kind = sn__h(h, "script_type"), *script = sn__h(h, "script");
+  json_t *req = json_object();
+  sn_error err = {0};
+  sn_job *j;
+  if (id == NULL || kind == NULL || strlen(id) >= sizeof(((sn_job *)0)->id))
+    return NULL;
+  json_object_set_new(req, "kind", json_string(kind));
+  /* A payload written as JSON text comes back as that value; any other text stays a string. */
+  json_t *payload = script ? json_loads(script, JSON_DECODE_ANY, NULL) : NULL;
+  json_object_set_new(req, "payload", payload ? payload : json_string(script ? script : ""));
+  if (sn__h(h, "timeout"))
+    json_object_set_new(req, "timeout_ms", json_integer(atoll(sn__h(h, "timeout")) * 1000));
+  if (sn__h(h, "caller_id"))
+    json_object_set_new(req, "caller_id", json_string(sn__h(h, "caller_id")));
+  if (sn__h(h, "context_id"))
+    json_object_set_new(req, "context_id", json_string(sn__h(h, "context_id")));
+  j = sn__new(n, req, &err);
+  json_decref(req);
+  if (j == NULL)
+    return NULL;
+  sn_map_del(&n->jobs_by_id, j->id);
+  snprintf(j->id, sizeof(j->id), "%s", id); /* keep the producer's id */
+  sn_map_put(&n->jobs_by_id, j->id, j);
+  return j;
+}
+
+void sn_jobs_from_redis(sn_node *n, json_t *h, int adopt) {
+  const char *id = sn__h(h, "id");
+  sn_job *j = id ? sn_map_get(&n->jobs_by_id, id) : NULL;
+  sn_error err = {0};
+  if (!adopt) {
+    if (j && j->remote && !sn__ended(j))
+      sn__remote_end(j, h);
+    return;
+  }
+  if (j && sn__ended(j))
+    return; /* ended here already (timed out while queued) */
+  if (j == NULL && (j = sn__from_hash(n, h)) == NULL) {
+    sn_log(SN_LOG_WARN, NULL, "ignored job %s from redis: the hash lacks id or script_type", id ? id : "?");
+    return;
+  }
+  /* Ours to run now: into the local queue, first in line. */
+  j->remote = 0;
+  if (j->status == SN_J_CREATED && j->timeout_ms)
+    uv_timer_start(&j->timer, sn__timed_out, j->timeout_ms, 0);
+  sn_list_remove(&j->qlink);
+  j->status = SN_J_QUEUED;
+  j->qlink.next = n->jobq.next;
+  j->qlink.prev = &n->jobq;
+  n->jobq.next->prev = &j->qlink;
+  n->jobq.next = &j->qlink;
+  (void)err;
+  sn_jobs_pump(n);
 }

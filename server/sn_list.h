@@ -28,6 +28,13 @@ static inline void sn_list_remove(sn_list *e) {
   e->prev = e->next = e;
 }
 
+static inline size_t sn_list_count(const sn_list *head) {
+  size_t n = 0;
+  for (const sn_list *e = head->next; e != head; e = e->next)
+    n++;
+  return n;
+}
+
 #define sn_list_entry(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* Safe against removal of the current element. */

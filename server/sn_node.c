@@ -65,6 +65,13 @@ int sn_node_init(sn_node *n, uv_loop_t *loop, sn_config *cfg, sn_error *err) {
   uv_signal_start(&n->sigterm, sn__on_signal, SIGTERM);
   /* A client that goes away mid-write must not kill the node. */
   signal(SIGPIPE, SIG_IGN);
+  if (sn_pools_load(n, cfg->kinds, err) != 0)
+    return err->code;
+  if (cfg->redis_url) {
+    int e = 0;
+    if ((n->mirror = sn_mirror_new(n, cfg->redis_url, &e)) == NULL)
+      return sn_seterr(err, SN_EBADREQ, "config 'redis_url' must be redis://HOST:PORT");
+  }
   return sn__find_shim(n, err);
 }
 
@@ -156,12 +163,14 @@ void sn_node_task_gone(sn_node *n, sn_task *t) {
     return;
   sn_list_remove(&t->link);
   n->ntasks--;
+  sn_mirror_task_gone(n->mirror, t);
   sn_log(SN_LOG_INFO, t->conf.task_id, "task removed");
 }
 
 int sn_node_boot_tasks(sn_node *n, sn_error *err) {
   size_t i;
   json_t *tj;
+  sn_pools_adjust(n); /* every pool's min */
   json_array_foreach(n->cfg->tasks, i, tj) {
     sn_taskconf conf;
     sn_error e = {0};
@@ -199,7 +208,7 @@ json_t *sn_node_stat_json(sn_node *n) {
       "version", SN_VERSION, "node_id", n->node_id, "uptime_ms", (json_int_t)(sn_now_ms() - n->started_ms),
       "listen", listen, "tasks", (json_int_t)n->ntasks, "workers_connected", (json_int_t)workers,
       "fetchers", (json_int_t)(sn_node_count_role(n, SN_ROLE_WS_FETCH) + sn_node_count_role(n, SN_ROLE_WS_FETCH_ALL)),
-      "redis", "off", "mirror_lag", 0, "zinit", "off",
+      "redis", sn_mirror_state(n->mirror), "mirror_lag", (int)sn_mirror_lag(n->mirror), "zinit", "off",
       "limits", "max_message_bytes", (json_int_t)n->cfg->max_message_bytes, "max_tasks",
       (json_int_t)n->cfg->max_tasks, "max_connections", (json_int_t)n->cfg->max_connections,
       "connections", (json_int_t)n->nconns);
@@ -227,6 +236,8 @@ static void sn__finish(sn_node *n) {
   sn_list *pos, *tmp;
   n->finished = 1;
   sn_jobs_close(n);
+  sn_mirror_close(n->mirror); /* after the jobs' last writes */
+  n->mirror = NULL;
   sn_list_foreach(pos, tmp, &n->tasks) {
     sn_task *t = sn_list_entry(pos, sn_task, link);
     t->removing = 1;
@@ -316,4 +327,5 @@ void sn_node_free(sn_node *n) {
   n->lws = NULL;
   free(n->ptab);
   n->ptab = NULL;
+  sn_pools_free(n); /* after the loop: tasks kept pointers to their pools until the end */
 }

@@ -14,6 +14,8 @@
 #include "sn_err.h"
 #include "sn_list.h"
 #include "sn_map.h"
+#include "sn_mirror.h"
+#include "sn_pool.h"
 #include "sn_policy.h"
 #include "sn_proctree.h"
 #include "sn_queue.h"
@@ -123,6 +125,8 @@ struct sn_task {
   int health_fails;
   /* jobs */
   sn_job *job;              /* the job the worker runs now (busy), borrowed */
+  sn_pool *pool;            /* the pool this task is an instance of, or NULL */
+  sn_conn *claimed_by;      /* the client holding this worker (claim), borrowed */
   uint64_t jobs_done;
   uint64_t err_times[16];   /* recent job errors, for the err_kill budget */
   size_t err_n;
@@ -184,6 +188,7 @@ struct sn_job {
   sn_list qlink;            /* node->jobq while queued */
   sn_list waiters;          /* sn_req waiting for the end */
   sn_conn *stream;          /* websocket client that wants partials (a reference) */
+  int remote;               /* in Redis's shared queue or run by another node: we only wait */
 };
 
 void sn_jobs_init(sn_node *n);
@@ -200,6 +205,11 @@ json_t *sn_jobs_stat(sn_node *n);
 /* Ends every job (node shutdown) and releases them. */
 void sn_jobs_close(sn_node *n);
 json_t *sn_job_to_json(const sn_job *j);
+int sn_jobs_free_worker(const sn_task *t);
+/* A hero:job hash read from Redis: adopt it to run here (popped from a shared
+ * queue), or learn the end of a job we wait for. */
+void sn_jobs_from_redis(sn_node *n, json_t *hash, int adopt);
+int sn_jobs_waits_remote(sn_node *n, const char *id);
 
 /* ---- health: the task's health_check command ---- */
 void sn_health_start(sn_task *t);
@@ -301,6 +311,8 @@ struct sn_node {
   size_t njobs, njobs_done_kept;
   uint64_t jobs_done_total;
   json_t *jobs_done_by_kind; /* kind -> count */
+  struct sn_mirror *mirror;  /* Redis, or NULL */
+  sn_list pools;             /* sn_pool, from the config's kinds */
   int jobs_closing;
   uint64_t gseq;
   uint64_t started_ms;

@@ -51,6 +51,7 @@ void sn_task_set_state(sn_task *t, int state) {
   sn_log(SN_LOG_INFO, t->conf.task_id, "state %s -> %s", sn__state_names[t->state],
          sn__state_names[state]);
   t->state = state;
+  sn_mirror_task(t->node->mirror, t);
   if (state == SN_ST_RUNNING && t->conf.accept_tasks)
     sn_jobs_pump(t->node); /* a worker may have become free for queued jobs */
 }

@@ -110,6 +110,7 @@ void sn_watch_tick(sn_node *n) {
     sn__check_worker(t, now);
   }
   free(buf);
+  sn_pools_adjust(n);
 }
 
 static void sn__tick(uv_timer_t *h) { sn_watch_tick(h->data); }

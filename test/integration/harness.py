@@ -123,3 +123,40 @@ def run_all(only=None):
             check(False, f"{fn.__name__} raised", traceback.format_exc())
     print(f"{results['passed']} passed, {results['failed']} failed", flush=True)
     return 1 if results["failed"] else 0
+
+
+class Redis:
+    """A real redis-server on a free loopback port, in a directory of its own."""
+
+    def __init__(self, port=None):
+        import socket as _s
+        if port is None:
+            s = _s.socket()
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+            s.close()
+        self.port = port
+        self.dir = tempfile.mkdtemp(prefix="sn-redis-")
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no", "--dir", self.dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: self.cli("PING") == "PONG", timeout=10)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+    def cli(self, *args):
+        p = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True)
+        return p.stdout.strip()
+
+    def hgetall(self, key):
+        out = subprocess.run(["redis-cli", "-p", str(self.port), "--no-raw", "HGETALL", key], capture_output=True, text=True).stdout
+        vals = [json.loads(line.split(") ", 1)[1]) for line in out.splitlines() if ") " in line]
+        return dict(zip(vals[0::2], vals[1::2]))
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}"

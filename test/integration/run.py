@@ -9,6 +9,8 @@ import test_node  # noqa: E402,F401
 import test_supervision  # noqa: E402,F401
 import test_sdk  # noqa: E402,F401
 import test_jobs  # noqa: E402,F401
+import test_redis  # noqa: E402,F401
+import test_pools  # noqa: E402,F401
 
 if __name__ == "__main__":
     sys.exit(harness.run_all(sys.argv[1:]))

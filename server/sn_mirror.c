@@ -1,0 +1,559 @@
+#include "sn_mirror.h"
+
+#include <hiredis/adapters/libuv.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sn_log.h"
+#include "sn_node.h"
+#include "sn_util.h"
+
+#define SN_MIRROR_MAX_INFLIGHT 10000 /* task-state writes beyond this are dropped */
+#define SN_MIRROR_BACKOFF_MAX 5000
+#define SN_MIRROR_CONNECT_TIMEOUT 1000
+
+enum { SN_RC_CMD, SN_RC_POP, SN_RC_SUB, SN_RC_N };
+
+typedef struct sn_rconn {
+  sn_mirror *m;
+  int role;
+  redisAsyncContext *ac; /* NULL while down */
+  int up;
+  unsigned backoff_ms;
+  uv_timer_t retry;
+  uv_getaddrinfo_t gai;
+  int resolving;
+  int popping; /* a BRPOP is in flight */
+} sn_rconn;
+
+struct sn_mirror {
+  sn_node *n;
+  char host[256];
+  int port;
+  sn_rconn rc[SN_RC_N];
+  uv_timer_t tick; /* node heartbeat, task-state refresh, re-reads of remote jobs */
+  long inflight;
+  unsigned long dropped;
+  int closing, handles;
+  int cmd_draining; /* the command connection sends its last writes before it goes */
+  int was_up; /* resync once per reconnect */
+};
+
+static const char *sn__status_hero(int st) {
+  switch (st) {
+  case SN_J_STARTED:
+    return "started";
+  case SN_J_FINISHED:
+    return "finished";
+  case SN_J_ERROR:
+  case SN_J_TIMEOUT:
+    return "error";
+  default:
+    return "dispatched";
+  }
+}
+
+static const char *const sn__jstatus[] = {"created", "queued", "dispatched", "started", "finished", "error", "timeout"};
+
+/* ---- sending ---- */
+
+static void sn__done(redisAsyncContext *ac, void *r, void *priv) {
+  sn_mirror *m = priv;
+  (void)ac;
+  (void)r;
+  m->inflight--;
+}
+
+/* One command on the command connection. droppable: a task-state write that
+ * may be skipped when the pipeline is full (job writes never are). */
+static int sn__cmd(sn_mirror *m, int droppable, int argc, const char **argv, const size_t *lens) {
+  redisAsyncContext *ac = m->rc[SN_RC_CMD].ac;
+  if (ac == NULL || !m->rc[SN_RC_CMD].up)
+    return -1;
+  if (droppable && m->inflight >= SN_MIRROR_MAX_INFLIGHT) {
+    m->dropped++;
+    return -1;
+  }
+  if (redisAsyncCommandArgv(ac, sn__done, m, argc, argv, lens) != REDIS_OK)
+    return -1;
+  m->inflight++;
+  return 0;
+}
+
+/* Builds argv from a NULL-terminated list of strings. */
+static int sn__cmdv(sn_mirror *m, int droppable, const char *first, ...) {
+  const char *argv[64];
+  size_t lens[64];
+  int argc = 0;
+  va_list ap;
+  va_start(ap, first);
+  for (const char *s = first; s && argc < 64; s = va_arg(ap, const char *)) {
+    argv[argc] = s;
+    lens[argc++] = strlen(s);
+  }
+  va_end(ap);
+  return sn__cmd(m, droppable, argc, argv, lens);
+}
+
+/* ---- task state ---- */
+
+void sn_mirror_task(sn_mirror *m, sn_task *t) {
+  char key[400], set[300], pid[24], restarts[24], runs[24], qlen[24], dropped[24], in[24], out[24];
+  if (m == NULL || !sn_mirror_up(m))
+    return;
+  snprintf(key, sizeof(key), "supernode:%s:task:%s", m->n->node_id, t->conf.task_id);
+  snprintf(set, sizeof(set), "supernode:%s:tasks", m->n->node_id);
+  snprintf(pid, sizeof(pid), "%d", t->pid);
+  snprintf(restarts, sizeof(restarts), "%llu", (unsigned long long)t->restarts);
+  snprintf(runs, sizeof(runs), "%llu", (unsigned long long)t->runs);
+  snprintf(qlen, sizeof(qlen), "%zu", t->queue.len);
+  snprintf(dropped, sizeof(dropped), "%llu", (unsigned long long)t->queue.dropped);
+  snprintf(in, sizeof(in), "%llu", (unsigned long long)t->msgs_in);
+  snprintf(out, sizeof(out), "%llu", (unsigned long long)t->msgs_out);
+  sn__cmdv(m, 1, "HSET", key, "task_id", t->conf.task_id, "mode", t->conf.mode == SN_MODE_NET ? "net" : "exec", "kind",
+           t->conf.kind, "state", sn_state_name(t->state), "pid", t->pid ? pid : "", "restarts", restarts, "runs", runs,
+           "connected", t->worker ? "1" : "0", "busy", t->job ? "1" : "0", "queue_len", qlen, "dropped", dropped,
+           "msgs_in", in, "msgs_out", out, NULL);
+  sn__cmdv(m, 1, "SADD", set, t->conf.task_id, NULL);
+}
+
+void sn_mirror_task_gone(sn_mirror *m, sn_task *t) {
+  char key[400], set[300];
+  if (m == NULL || !sn_mirror_up(m))
+    return;
+  snprintf(key, sizeof(key), "supernode:%s:task:%s", m->n->node_id, t->conf.task_id);
+  snprintf(set, sizeof(set), "supernode:%s:tasks", m->n->node_id);
+  sn__cmdv(m, 0, "DEL", key, NULL);
+  sn__cmdv(m, 0, "SREM", set, t->conf.task_id, NULL);
+}
+
+/* ---- jobs ---- */
+
+static char *sn__script(const sn_job *j) {
+  /* A JSON string payload stays a string; anything else is its JSON text. */
+  if (json_is_string(j->payload))
+    return sn_strdup(json_string_value(j->payload));
+  return json_dumps(j->payload, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+void sn_mirror_job(sn_mirror *m, sn_job *j) {
+  char key[200], worker[400] = "", upd[24], cre[24], to[24], *script, *output = NULL;
+  int ended = j->status >= SN_J_FINISHED;
+  if (m == NULL || !sn_mirror_up(m))
+    return;
+  snprintf(key, sizeof(key), "hero:job:%s", j->id);
+  if (j->task)
+    snprintf(worker, sizeof(worker), "%s:%s", m->n->node_id, j->task->conf.task_id);
+  snprintf(upd, sizeof(upd), "%llu", (unsigned long long)(j->updated_ms / 1000));
+  snprintf(cre, sizeof(cre), "%llu", (unsigned long long)(j->created_ms / 1000));
+  snprintf(to, sizeof(to), "%llu", (unsigned long long)((j->timeout_ms + 999) / 1000));
+  script = sn__script(j);
+  if (j->output)
+    output = json_dumps(j->output, JSON_COMPACT | JSON_ENCODE_ANY);
+  sn__cmdv(m, 0, "HSET", key, "id", j->id, "caller_id", j->caller_id ? j->caller_id : "", "context_id",
+           j->context_id ? j->context_id : "", "script", script ? script : "", "script_type", j->kind, "status",
+           sn__status_hero(j->status), "sn_status", sn__jstatus[j->status], "timeout", to, "created_at", cre,
+           "updated_at", upd, "output", output ? output : "", "error", j->error ? j->error : "", NULL);
+  if (worker[0])
+    sn__cmdv(m, 0, "HSET", key, "worker_id", worker, NULL);
+  if (ended && j->task) {
+    /* This node ran it: publish the result for whoever waits. */
+    char reply[200], ttl[24];
+    snprintf(reply, sizeof(reply), "hero:reply:%s", j->id);
+    snprintf(ttl, sizeof(ttl), "%llu", (unsigned long long)m->n->cfg->reply_ttl_s);
+    sn__cmdv(m, 0, "LPUSH", reply, output ? output : "null", NULL);
+    sn__cmdv(m, 0, "EXPIRE", reply, ttl, NULL);
+    sn__cmdv(m, 0, "PUBLISH", "supernode:job_done", j->id, NULL);
+  }
+  if (j->status == SN_J_DISPATCHED && j->task) {
+    char wq[500];
+    snprintf(wq, sizeof(wq), "hero:work_queue:%s", worker);
+    sn__cmdv(m, 0, "LPUSH", wq, j->id, NULL);
+  }
+  free(script);
+  free(output);
+}
+
+int sn_mirror_enqueue(sn_mirror *m, sn_job *j) {
+  char wq[200];
+  if (m == NULL || !sn_mirror_up(m))
+    return -1;
+  sn_mirror_job(m, j);
+  snprintf(wq, sizeof(wq), "hero:work_queue:%s", j->kind);
+  return sn__cmdv(m, 0, "LPUSH", wq, j->id, NULL);
+}
+
+void sn_mirror_withdraw(sn_mirror *m, sn_job *j) {
+  char wq[200];
+  if (m == NULL || !sn_mirror_up(m))
+    return;
+  snprintf(wq, sizeof(wq), "hero:work_queue:%s", j->kind);
+  sn__cmdv(m, 0, "LREM", wq, "0", j->id, NULL);
+}
+
+/* ---- taking jobs from the shared queues ---- */
+
+static void sn__pop(sn_mirror *m);
+
+/* A job hash read back: adopt it (we popped it) or learn its end (we wait for it). */
+static void sn__hash(redisAsyncContext *ac, void *r, void *priv) {
+  sn_mirror *m = ac->data;
+  redisReply *rep = r;
+  json_t *h = json_object();
+  int adopt = priv != NULL;
+  m->inflight--;
+  if (rep && rep->type == REDIS_REPLY_ARRAY)
+    for (size_t i = 0; i + 1 < rep->elements; i += 2)
+      json_object_set_new(h, rep->element[i]->str, json_stringn(rep->element[i + 1]->str, rep->element[i + 1]->len));
+  if (json_object_size(h) > 0)
+    sn_jobs_from_redis(m->n, h, adopt);
+  json_decref(h);
+}
+
+static void sn__read_job(sn_mirror *m, const char *id, int adopt) {
+  redisAsyncContext *ac = m->rc[SN_RC_CMD].ac;
+  if (ac == NULL || !m->rc[SN_RC_CMD].up)
+    return;
+  if (redisAsyncCommand(ac, sn__hash, adopt ? (void *)1 : NULL, "HGETALL hero:job:%s", id) == REDIS_OK)
+    m->inflight++;
+}
+
+static void sn__popped(redisAsyncContext *ac, void *r, void *priv) {
+  sn_rconn *rc = priv;
+  redisReply *rep = r;
+  (void)ac;
+  rc->popping = 0;
+  if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2)
+    sn__read_job(rc->m, rep->element[1]->str, 1);
+  if (rep)
+    sn__pop(rc->m);
+}
+
+/* BRPOP (first in, first out, as producers LPUSH) on the queues of every
+ * kind this node has a free worker for, for at most 1 s so that the wait is
+ * re-armed as kinds and free workers change. */
+static void sn__pop(sn_mirror *m) {
+  sn_rconn *rc = &m->rc[SN_RC_POP];
+  const char *argv[130];
+  size_t lens[130];
+  char keys[128][160];
+  int argc = 1, k = 0;
+  if (!rc->up || rc->popping || m->closing)
+    return;
+  argv[0] = "BRPOP";
+  lens[0] = 5;
+  sn_list *pos, *tmp;
+  sn_list_foreach(pos, tmp, &m->n->tasks) {
+    sn_task *t = sn_list_entry(pos, sn_task, link);
+    if (k >= 128 || !sn_jobs_free_worker(t) || t->conf.kind[0] == '\0')
+      continue;
+    snprintf(keys[k], sizeof(keys[k]), "hero:work_queue:%s", t->conf.kind);
+    int dup = 0;
+    for (int i = 1; i < argc; i++)
+      dup |= strcmp(argv[i], keys[k]) == 0;
+    if (dup)
+      continue;
+    argv[argc] = keys[k];
+    lens[argc++] = strlen(keys[k]);
+    k++;
+  }
+  if (argc == 1)
+    return; /* no free worker: sn_mirror_poke re-arms */
+  argv[argc] = "1";
+  lens[argc++] = 1;
+  if (redisAsyncCommandArgv(rc->ac, sn__popped, rc, argc, argv, lens) == REDIS_OK)
+    rc->popping = 1;
+}
+
+void sn_mirror_poke(sn_mirror *m) {
+  if (m)
+    sn__pop(m);
+}
+
+static void sn__message(redisAsyncContext *ac, void *r, void *priv) {
+  redisReply *rep = r;
+  sn_mirror *m = priv;
+  (void)ac;
+  if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 && rep->element[0]->str &&
+      strcmp(rep->element[0]->str, "message") == 0 && sn_jobs_waits_remote(m->n, rep->element[2]->str))
+    sn__read_job(m, rep->element[2]->str, 0);
+}
+
+/* ---- connections ---- */
+
+static void sn__connect(sn_rconn *rc);
+static void sn__maybe_free(sn_mirror *m);
+
+static void sn__retry(uv_timer_t *t) {
+  sn_rconn *rc = t->data;
+  sn_log(SN_LOG_DEBUG, NULL, "redis: reconnecting (connection %d)", rc->role);
+  sn__connect(rc);
+}
+
+static void sn__lost(sn_rconn *rc, const redisAsyncContext *ac) {
+  sn_mirror *m = rc->m;
+  if (rc->ac != ac)
+    return;
+  if (m->closing) {
+    rc->ac = NULL;
+    rc->up = 0;
+    if (rc->role == SN_RC_CMD)
+      m->cmd_draining = 0;
+    sn__maybe_free(m);
+    return;
+  }
+  rc->ac = NULL;
+  rc->up = 0;
+  rc->popping = 0;
+  if (rc->role == SN_RC_CMD) {
+    m->inflight = 0;
+    if (m->was_up && !m->closing)
+      sn_log(SN_LOG_WARN, NULL, "redis %s:%d down: retrying", m->host, m->port);
+    m->was_up = 0;
+  }
+  uv_timer_start(&rc->retry, sn__retry, rc->backoff_ms, 0);
+  rc->backoff_ms = rc->backoff_ms * 2 > SN_MIRROR_BACKOFF_MAX ? SN_MIRROR_BACKOFF_MAX : rc->backoff_ms * 2;
+}
+
+static sn_rconn *sn__find_rc(const redisAsyncContext *ac) {
+  sn_mirror *m = ac->data;
+  for (int i = 0; m && i < SN_RC_N; i++)
+    if (m->rc[i].ac == ac)
+      return &m->rc[i];
+  return NULL;
+}
+
+static void sn__disconnected(const redisAsyncContext *ac, int status) {
+  sn_rconn *rc = sn__find_rc(ac);
+  (void)status;
+  if (rc)
+    sn__lost(rc, ac);
+}
+
+static void sn__resync(sn_mirror *m);
+static void sn__heartbeat(sn_mirror *m);
+
+static void sn__connected(const redisAsyncContext *ac, int status) {
+  sn_rconn *rc = sn__find_rc(ac);
+  if (rc == NULL)
+    return;
+  if (status != REDIS_OK) {
+    sn_log(SN_LOG_DEBUG, NULL, "redis: connection %d failed: %s", rc->role, ac->errstr);
+    sn__lost(rc, ac);
+    return;
+  }
+  rc->up = 1;
+  rc->backoff_ms = 100;
+  uv_timer_stop(&rc->retry);
+  if (rc->role == SN_RC_SUB)
+    redisAsyncCommand(rc->ac, sn__message, rc->m, "SUBSCRIBE supernode:job_done");
+  else if (rc->role == SN_RC_POP)
+    sn__pop(rc->m);
+  else
+    sn__resync(rc->m);
+}
+
+static void sn__connect_timeout(uv_timer_t *t) {
+  sn_rconn *rc = t->data;
+  redisAsyncContext *ac = rc->ac;
+  if (rc->up || ac == NULL)
+    return;
+  sn_log(SN_LOG_DEBUG, NULL, "redis: connection %d timed out connecting", rc->role);
+  rc->ac = NULL;
+  redisAsyncFree(ac); /* never connected: no callback runs */
+  uv_timer_start(&rc->retry, sn__retry, rc->backoff_ms, 0);
+  rc->backoff_ms = rc->backoff_ms * 2 > SN_MIRROR_BACKOFF_MAX ? SN_MIRROR_BACKOFF_MAX : rc->backoff_ms * 2;
+}
+
+static void sn__resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
+  sn_rconn *rc = req->data;
+  sn_mirror *m = rc->m;
+  char ip[64] = "";
+  rc->resolving = 0;
+  if (status == 0 && res)
+    uv_ip_name(res->ai_addr, ip, sizeof(ip));
+  uv_freeaddrinfo(res);
+  if (m->closing) {
+    sn__maybe_free(m);
+    return;
+  }
+  /* hiredis 0.14 resolves with a blocking getaddrinfo: it gets an address. */
+  rc->ac = ip[0] ? redisAsyncConnect(ip, m->port) : NULL;
+  if (rc->ac == NULL || rc->ac->err) {
+    if (rc->ac)
+      redisAsyncFree(rc->ac);
+    rc->ac = NULL;
+    uv_timer_start(&rc->retry, sn__retry, rc->backoff_ms, 0);
+    rc->backoff_ms = rc->backoff_ms * 2 > SN_MIRROR_BACKOFF_MAX ? SN_MIRROR_BACKOFF_MAX : rc->backoff_ms * 2;
+    return;
+  }
+  rc->ac->data = m;
+  redisLibuvAttach(rc->ac, m->n->loop);
+  redisAsyncSetConnectCallback(rc->ac, sn__connected);
+  redisAsyncSetDisconnectCallback(rc->ac, sn__disconnected);
+  /* hiredis 0.14's libuv adapter drops poll errors, so a refused connect
+   * never calls back: give up on it ourselves. */
+  uv_timer_start(&rc->retry, sn__connect_timeout, SN_MIRROR_CONNECT_TIMEOUT, 0);
+}
+
+static void sn__connect(sn_rconn *rc) {
+  char port[16];
+  struct addrinfo hints;
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_socktype = SOCK_STREAM;
+  snprintf(port, sizeof(port), "%d", rc->m->port);
+  rc->gai.data = rc;
+  if (uv_getaddrinfo(rc->m->n->loop, &rc->gai, sn__resolved, rc->m->host, port, &hints) == 0)
+    rc->resolving = 1;
+  else
+    uv_timer_start(&rc->retry, sn__retry, rc->backoff_ms, 0);
+}
+
+/* Redis is back: rewrite the state of every task and every job not yet ended. */
+static void sn__resync(sn_mirror *m) {
+  sn_list *pos, *tmp;
+  sn_log(SN_LOG_INFO, NULL, "redis %s:%d connected: writing current state", m->host, m->port);
+  m->was_up = 1;
+  sn__heartbeat(m);
+  sn_list_foreach(pos, tmp, &m->n->tasks) sn_mirror_task(m, sn_list_entry(pos, sn_task, link));
+  sn_list_foreach(pos, tmp, &m->n->jobs) {
+    sn_job *j = sn_list_entry(pos, sn_job, link);
+    if (j->status < SN_J_FINISHED || j->task)
+      sn_mirror_job(m, j);
+  }
+}
+
+static void sn__llen(redisAsyncContext *ac, void *r, void *priv) {
+  redisReply *rep = r;
+  sn_pool *p = priv;
+  ((sn_mirror *)ac->data)->inflight--;
+  if (rep && rep->type == REDIS_REPLY_INTEGER)
+    p->remote_demand = (uint64_t)rep->integer;
+}
+
+static void sn__heartbeat(sn_mirror *m) {
+  char now[24];
+  snprintf(now, sizeof(now), "%llu", (unsigned long long)sn_now_ms());
+  sn__cmdv(m, 1, "HSET", "supernode:nodes", m->n->node_id, now, NULL);
+}
+
+static void sn__tick(uv_timer_t *t) {
+  sn_mirror *m = t->data;
+  sn_list *pos, *tmp;
+  if (!sn_mirror_up(m))
+    return;
+  sn__heartbeat(m);
+  sn_list_foreach(pos, tmp, &m->n->tasks) sn_mirror_task(m, sn_list_entry(pos, sn_task, link));
+  /* The shared queues' lengths feed the pools' demand. */
+  sn_list_foreach(pos, tmp, &m->n->pools) {
+    sn_pool *p = sn_list_entry(pos, sn_pool, link);
+    if (redisAsyncCommand(m->rc[SN_RC_CMD].ac, sn__llen, p, "LLEN hero:work_queue:%s", p->kind) == REDIS_OK)
+      m->inflight++;
+  }
+  /* A job_done message may be missed: re-read the jobs we wait for. */
+  sn_list_foreach(pos, tmp, &m->n->jobs) {
+    sn_job *j = sn_list_entry(pos, sn_job, link);
+    if (j->remote && j->status < SN_J_FINISHED)
+      sn__read_job(m, j->id, 0);
+  }
+  sn__pop(m);
+}
+
+static int sn__parse_url(sn_mirror *m, const char *url) {
+  const char *h = strncmp(url, "redis://", 8) == 0 ? url + 8 : url;
+  const char *colon = strrchr(h, ':');
+  size_t hl = colon ? (size_t)(colon - h) : strcspn(h, "/");
+  if (hl == 0 || hl >= sizeof(m->host))
+    return -1;
+  memcpy(m->host, h, hl);
+  m->host[hl] = '\0';
+  m->port = colon ? atoi(colon + 1) : 6379;
+  return m->port > 0 && m->port < 65536 ? 0 : -1;
+}
+
+sn_mirror *sn_mirror_new(sn_node *n, const char *url, int *err) {
+  sn_mirror *m = sn_calloc(1, sizeof(*m));
+  m->n = n;
+  if (sn__parse_url(m, url) != 0) {
+    free(m);
+    *err = -1;
+    return NULL;
+  }
+  uv_timer_init(n->loop, &m->tick);
+  m->tick.data = m;
+  m->handles = 1 + SN_RC_N;
+  uv_timer_start(&m->tick, sn__tick, 1000, 1000);
+  for (int i = 0; i < SN_RC_N; i++) {
+    sn_rconn *rc = &m->rc[i];
+    rc->m = m;
+    rc->role = i;
+    rc->backoff_ms = 100;
+    uv_timer_init(n->loop, &rc->retry);
+    rc->retry.data = rc;
+    sn__connect(rc);
+  }
+  return m;
+}
+
+static void sn__maybe_free(sn_mirror *m) {
+  for (int i = 0; i < SN_RC_N; i++)
+    if (m->rc[i].resolving)
+      return;
+  if (m->closing && m->handles == 0 && !m->cmd_draining)
+    free(m);
+}
+
+static void sn__tick_closed(uv_handle_t *h) {
+  sn_mirror *m = h->data;
+  m->handles--;
+  sn__maybe_free(m);
+}
+
+static void sn__retry_closed(uv_handle_t *h) {
+  sn_mirror *m = ((sn_rconn *)h->data)->m;
+  m->handles--;
+  sn__maybe_free(m);
+}
+
+void sn_mirror_close(sn_mirror *m) {
+  if (m == NULL)
+    return;
+  if (!m->closing) {
+    m->closing = 1;
+    uv_close((uv_handle_t *)&m->tick, sn__tick_closed);
+    for (int i = 0; i < SN_RC_N; i++) {
+      sn_rconn *rc = &m->rc[i];
+      redisAsyncContext *ac = rc->ac;
+      uv_timer_stop(&rc->retry);
+      uv_close((uv_handle_t *)&rc->retry, sn__retry_closed);
+      if (rc->resolving)
+        uv_cancel((uv_req_t *)&rc->gai);
+      rc->ac = NULL;
+      if (ac == NULL)
+        continue;
+      if (i == SN_RC_CMD && rc->up) {
+        /* Let the last writes go out; the disconnect callback ends it. */
+        m->cmd_draining = 1;
+        m->rc[SN_RC_CMD].ac = ac;
+        redisAsyncDisconnect(ac);
+      } else {
+        redisAsyncFree(ac); /* a blocked BRPOP or a subscription: nothing to wait for */
+      }
+    }
+  }
+  sn__maybe_free(m);
+}
+
+int sn_mirror_up(const sn_mirror *m) { return m && m->rc[SN_RC_CMD].up && !m->closing; }
+
+const char *sn_mirror_state(const sn_mirror *m) {
+  if (m == NULL)
+    return "off";
+  return sn_mirror_up(m) ? "connected" : "down";
+}
+
+long sn_mirror_lag(const sn_mirror *m) { return m ? m->inflight : 0; }

@@ -1,0 +1,34 @@
+/* The Redis mirror: Hero job keys, task state, the shared work queues through
+ * which several nodes take each other's jobs, and job-done notifications.
+ * hiredis async on our libuv loop; never blocks; reconnects with backoff and
+ * rewrites the current state when Redis is back. Optional: without
+ * redis_url the node keeps everything in memory. */
+#ifndef SN_MIRROR_H
+#define SN_MIRROR_H
+
+#include <jansson.h>
+
+typedef struct sn_node sn_node;
+typedef struct sn_task sn_task;
+typedef struct sn_job sn_job;
+typedef struct sn_mirror sn_mirror;
+
+sn_mirror *sn_mirror_new(sn_node *n, const char *url, int *err);
+void sn_mirror_close(sn_mirror *m); /* starts the teardown; handles close on the loop */
+int sn_mirror_up(const sn_mirror *m);
+/* "off" | "connected" | "down", and the writes waiting for a reply. */
+const char *sn_mirror_state(const sn_mirror *m);
+long sn_mirror_lag(const sn_mirror *m);
+
+void sn_mirror_task(sn_mirror *m, sn_task *t);
+void sn_mirror_task_gone(sn_mirror *m, sn_task *t);
+/* A job changed (created, dispatched, ended). */
+void sn_mirror_job(sn_mirror *m, sn_job *j);
+/* Hands a job to the shared queue of its kind (LPUSH hero:work_queue:{kind}). */
+int sn_mirror_enqueue(sn_mirror *m, sn_job *j);
+/* Takes a job nobody picked back out of its shared queue (it timed out). */
+void sn_mirror_withdraw(sn_mirror *m, sn_job *j);
+/* Free workers may have changed: re-arm the wait on the shared queues. */
+void sn_mirror_poke(sn_mirror *m);
+
+#endif

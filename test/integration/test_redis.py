@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""The Redis mirror with a real redis-server: Hero job keys, shared work queues
+across two nodes, task state, and surviving Redis restarts."""
+import json
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import SLOW, Node, Redis, check, run_all, test, wait_for  # noqa: E402
+from snclient import http  # noqa: E402
+
+BIN_DIR = os.path.dirname(os.path.abspath(os.environ.get("SN_BIN", "build/supernode")))
+
+
+def b(name):
+    return os.path.join(BIN_DIR, name)
+
+
+def echo_worker(node, task_id, prog="echo_job"):
+    node.cmd({"cmd": "start", "task_id": task_id, "kind": "echo" if prog == "echo_job" else "sleep", "accept_tasks": True,
+              "exec": [b(prog)], "backoff_ms": 100})
+    wait_for(lambda: node.task(task_id).get("connected"))
+
+
+@test
+def hero_keys_and_redis_cli_jobs():
+    r = Redis()
+    node = Node(config={"redis_url": r.url, "node_id": "nA"})
+    wait_for(lambda: node.stat()[1]["node"]["redis"] == "connected")
+    check(node.stat()[1]["node"]["redis"] == "connected", "the node connects to redis")
+    echo_worker(node, "e1")
+    s, res = node.cmd({"cmd": "job", "kind": "echo", "payload": {"q": 42}, "wait": True, "caller_id": "cli"})
+    j = res.get("job", {})
+    check(j.get("status") == "finished" and j.get("output") == {"q": 42}, "a job with wait returns the output (through redis)", res)
+    h = wait_for(lambda: (lambda h: h if h.get("status") == "finished" else None)(r.hgetall(f"hero:job:{j['job_id']}")))
+    check(h and h["sn_status"] == "finished" and json.loads(h["output"]) == {"q": 42} and h["script_type"] == "echo"
+          and h["worker_id"] == "nA:e1" and h["caller_id"] == "cli" and json.loads(h["script"]) == {"q": 42},
+          "hero:job:{id} shows finished, the output and the Hero fields", h)
+    check(json.loads(r.cli("LINDEX", f"hero:reply:{j['job_id']}", "0") or "null") == {"q": 42}, "hero:reply:{id} holds the result")
+    check(int(r.cli("TTL", f"hero:reply:{j['job_id']}")) > 0, "and expires")
+    r.cli("HSET", "hero:job:cli-1", "id", "cli-1", "script_type", "echo", "script", "plain text", "timeout", "10")
+    r.cli("LPUSH", "hero:work_queue:echo", "cli-1")
+    h = wait_for(lambda: (lambda h: h if h.get("status") == "finished" else None)(r.hgetall("hero:job:cli-1")))
+    check(h and h.get("output") == '"plain text"' and r.cli("LINDEX", "hero:reply:cli-1", "0") == '"plain text"',
+          "a job written by redis-cli alone (hash + LPUSH) is run and answered", h)
+    t = r.hgetall("supernode:nA:task:e1")
+    check(t.get("state") == "running" and r.cli("SISMEMBER", "supernode:nA:tasks", "e1") == "1" and r.cli("HEXISTS", "supernode:nodes", "nA") == "1",
+          "task state and the node heartbeat are in redis", t)
+    node.stop()
+    r.stop()
+
+
+@test
+def redis_restart_mid_run():
+    r = Redis()
+    node = Node(config={"redis_url": r.url, "node_id": "nR"})
+    node.cmd({"cmd": "start", "task_id": "n1", "mode": "net"})
+    from snclient import Worker
+    w = Worker(node.port, "n1")
+    wait_for(lambda: node.stat()[1]["node"]["redis"] == "connected")
+    r.stop()
+    wait_for(lambda: node.stat()[1]["node"]["redis"] == "down")
+    check(node.stat()[1]["node"]["redis"] == "down", "redis stopped: the node reports it down")
+    w.put_items([{"k": i} for i in range(10)])
+    s, res = http(node.port, "GET", "/m/fetch/n1?limit=100")
+    check(s == 200 and len(res["items"]) == 10, "puts and fetches go on while redis is down")
+    node.cmd({"cmd": "start", "task_id": "x2", "exec": ["/bin/sh", "-c", "exit 1"], "backoff_ms": 50, "max_restarts": 2})
+    wait_for(lambda: node.task("x2")["state"] == "failed")
+    s, res = node.cmd({"cmd": "job", "kind": "nothere", "payload": 1})
+    check(s == 503 and res["error"]["code"] == "unavailable", "a job that needs redis: unavailable", res)
+    r.start()
+    wait_for(lambda: node.stat()[1]["node"]["redis"] == "connected", timeout=15)
+    time.sleep(1.5)
+    ok = True
+    for tid in ("n1", "x2"):
+        h, t = r.hgetall(f"supernode:nR:task:{tid}"), node.task(tid)
+        ok &= h.get("state") == t["state"] and h.get("restarts") == str(t["restarts"]) and h.get("queue_len") == str(t["queue"]["len"])
+    check(ok, "after redis is back the node rewrites its state: task hashes match /m/stat",
+          (r.hgetall("supernode:nR:task:x2"), node.task("x2")["state"]))
+    w.close()
+    node.stop()
+    r.stop()
+
+
+@test
+def two_nodes_share_work():
+    r = Redis()
+    a = Node(config={"redis_url": r.url, "node_id": "nodeA"})
+    bnode = Node(config={"redis_url": r.url, "node_id": "nodeB"})
+    for n in (a, bnode):
+        wait_for(lambda: n.stat()[1]["node"]["redis"] == "connected")
+    echo_worker(bnode, "b1")
+    echo_worker(bnode, "b2")
+    ids = []
+    for i in range(1000 // (4 if SLOW > 1 else 1)):
+        s, res = a.cmd({"cmd": "job", "kind": "echo", "payload": {"n": i}})
+        ids.append(res.get("job", {}).get("job_id"))
+    check(all(ids), "node A accepts 1000 jobs of a kind only node B serves")
+
+    def all_done():
+        return all(a.cmd({"cmd": "job_status", "job_id": j})[1]["job"]["status"] == "finished" for j in ids[-5:]) and \
+            a.stat()[1]["node"]["jobs"]["done"] >= len(ids)
+    check(wait_for(all_done, timeout=60), "they all finish, and node A learns it", a.stat()[1]["node"]["jobs"])
+    workers = {r.hgetall(f"hero:job:{j}").get("worker_id", "").split(":")[0] for j in ids[::50]}
+    check(workers == {"nodeB"}, "they ran on node B", workers)
+    s, res = a.cmd({"cmd": "job", "kind": "echo", "payload": "w", "wait": True})
+    check(res.get("job", {}).get("output") == "w", "a job with wait on A returns B's output", res)
+    # Failover across a dying worker: a slow job on B whose worker is killed finishes on another.
+    echo_worker(bnode, "s1", "sleep_job")
+    echo_worker(bnode, "s2", "sleep_job")
+    import threading
+    out = {}
+    th = threading.Thread(target=lambda: out.update(r=a.cmd({"cmd": "job", "kind": "sleep", "payload": 800, "wait": True})))
+    th.start()
+    victim = wait_for(lambda: next((t for t in ("s1", "s2") if bnode.task(t)["busy"]), None))
+    os.kill(bnode.task(victim)["pid"], signal.SIGKILL)
+    th.join(30 * SLOW)
+    j = out.get("r", (0, {}))[1].get("job", {})
+    check(j.get("status") == "finished", "killing B's worker mid-job: the job finishes on another worker", (victim, j))
+    a.stop("node A")
+    bnode.stop("node B")
+    r.stop()
+
+
+@test
+def redis_absent_at_start():
+    node = Node(config={"redis_url": "redis://127.0.0.1:1", "node_id": "nX"})
+    s, r = node.cmd({"cmd": "ping"})
+    check(s == 200 and node.stat()[1]["node"]["redis"] == "down", "redis absent: the node starts and serves, redis down")
+    node.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(run_all(sys.argv[1:]))
