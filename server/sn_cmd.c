@@ -93,6 +93,10 @@ static void sn__update(sn_node *n, json_t *req, sn_req *r) {
     return sn__fail(r, &err);
   }
   json_decref(merged);
+  if (sn_deps_check(n, &conf, &err)) {
+    sn_taskconf_free(&conf);
+    return sn__fail(r, &err);
+  }
   exec0 = conf.exec ? json_string_value(json_array_get(conf.exec, 0)) : NULL;
   if (exec0 && !sn_config_exec_allowed(n->cfg, exec0)) {
     sn_taskconf_free(&conf);

@@ -187,6 +187,8 @@ int sn_config_load_json(sn_config *cfg, const json_t *root, sn_error *err) {
       rc = sn__get_uint(v, k, 0, 10000000, &cfg->jobs_keep, err);
     else if (strcmp(k, "redis_url") == 0)
       rc = sn__get_str(v, k, &cfg->redis_url, err);
+    else if (strcmp(k, "mirror_data") == 0)
+      rc = sn__get_bool(v, k, &cfg->mirror_data, err);
     else if (strcmp(k, "reply_ttl_s") == 0)
       rc = sn__get_uint(v, k, 1, 365 * 86400, &cfg->reply_ttl_s, err);
     else if (strcmp(k, "shim_path") == 0)

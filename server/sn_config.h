@@ -27,6 +27,7 @@ typedef struct sn_config {
   uint64_t jobs_keep;         /* ended jobs kept for job_status */
   char *redis_url;            /* owned; NULL = no Redis */
   uint64_t reply_ttl_s;       /* lifetime of hero:reply:{id} lists */
+  int mirror_data;            /* XADD every item to supernode:{node}:data:{task} */
   char *shim_path;        /* owned; NULL = supernode-shim beside the binary */
   int net_autocreate;
   json_t *task_defaults;  /* object, owned */

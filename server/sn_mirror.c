@@ -131,6 +131,50 @@ void sn_mirror_task_gone(sn_mirror *m, sn_task *t) {
   sn__cmdv(m, 0, "SREM", set, t->conf.task_id, NULL);
 }
 
+/* ---- data mirror (mirror_data) ---- */
+
+void sn_mirror_item(sn_mirror *m, sn_task *t, const void *data, size_t len, int bin, uint64_t seq, uint64_t ts_ms) {
+  char key[400], maxlen[24], seqs[24], ts[24], size[24];
+  const char *argv[16];
+  size_t lens[16];
+  sn_buf b64;
+  int argc = 0;
+  if (m == NULL || !m->n->cfg->mirror_data || !sn_mirror_up(m))
+    return;
+  snprintf(key, sizeof(key), "supernode:%s:data:%s", m->n->node_id, t->conf.task_id);
+  snprintf(maxlen, sizeof(maxlen), "%llu", (unsigned long long)t->conf.queue_len);
+  snprintf(seqs, sizeof(seqs), "%llu", (unsigned long long)seq);
+  snprintf(ts, sizeof(ts), "%llu", (unsigned long long)ts_ms);
+  snprintf(size, sizeof(size), "%zu", len);
+  sn_buf_init(&b64, 0);
+  if (bin) /* Redis is a JSON-only place for us: binary items travel as base64 */
+    sn_buf_base64(&b64, data, len);
+#define SN__ARG(s, l) (argv[argc] = (s), lens[argc++] = (l))
+  SN__ARG("XADD", 4);
+  SN__ARG(key, strlen(key));
+  SN__ARG("MAXLEN", 6);
+  SN__ARG("~", 1);
+  SN__ARG(maxlen, strlen(maxlen));
+  SN__ARG("*", 1);
+  SN__ARG("seq", 3);
+  SN__ARG(seqs, strlen(seqs));
+  SN__ARG("ts_ms", 5);
+  SN__ARG(ts, strlen(ts));
+  SN__ARG("data", 4);
+  if (bin) {
+    SN__ARG(sn_buf_data(&b64), b64.len);
+    SN__ARG("bin", 3);
+    SN__ARG("1", 1);
+    SN__ARG("size", 4);
+    SN__ARG(size, strlen(size));
+  } else {
+    SN__ARG(data, len);
+  }
+#undef SN__ARG
+  sn__cmd(m, 1, argc, argv, lens); /* droppable: the queue keeps the data anyway */
+  sn_buf_free(&b64);
+}
+
 /* ---- jobs ---- */
 
 static char *sn__script(const sn_job *j) {

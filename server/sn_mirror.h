@@ -7,6 +7,8 @@
 #define SN_MIRROR_H
 
 #include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
 
 typedef struct sn_node sn_node;
 typedef struct sn_task sn_task;
@@ -22,6 +24,8 @@ long sn_mirror_lag(const sn_mirror *m);
 
 void sn_mirror_task(sn_mirror *m, sn_task *t);
 void sn_mirror_task_gone(sn_mirror *m, sn_task *t);
+/* One queued item, to the task's stream when mirror_data is on. */
+void sn_mirror_item(sn_mirror *m, sn_task *t, const void *data, size_t len, int bin, uint64_t seq, uint64_t ts_ms);
 /* A job changed (created, dispatched, ended). */
 void sn_mirror_job(sn_mirror *m, sn_job *j);
 /* Hands a job to the shared queue of its kind (LPUSH hero:work_queue:{kind}). */

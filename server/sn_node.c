@@ -141,6 +141,10 @@ int sn_node_add_task(sn_node *n, sn_taskconf *conf, sn_task **out, sn_error *err
     sn_taskconf_free(conf);
     return rc;
   }
+  if ((rc = sn_deps_check(n, conf, err)) != 0) {
+    sn_taskconf_free(conf);
+    return rc;
+  }
   if (n->ntasks >= n->cfg->max_tasks) {
     sn_taskconf_free(conf);
     return sn_seterr(err, SN_EUNAVAIL, "max_tasks (%llu) reached", (unsigned long long)n->cfg->max_tasks);
@@ -312,10 +316,10 @@ void sn_node_shutdown(sn_node *n) {
   }
   sn_list_foreach(pos, tmp, &n->tasks) {
     sn_task *t = sn_list_entry(pos, sn_task, link);
-    if (t->conf.second_sig_duration_ms > longest)
-      longest = t->conf.second_sig_duration_ms;
-    sn_task_stop(t, NULL, SN_REQ_STOP);
+    longest += t->conf.second_sig_duration_ms; /* dependency order may chain the stops */
   }
+  /* Dependents first: a task stops once nothing still running needs it. */
+  sn_deps_shutdown_step(n);
   uv_timer_start(&n->shutdown_timer, sn__shutdown_timeout,
                  n->cfg->shutdown_timeout_ms ? n->cfg->shutdown_timeout_ms : longest + 5000, 0);
   sn_node_maybe_finish(n);

@@ -112,6 +112,7 @@ struct sn_task {
   int stopping_reason;      /* reason recorded when the current run ends */
   char failed_why[160];     /* why the task is `failed`, for /m/stat */
   int removing;
+  int shutdown_asked;       /* node shutdown has stopped it (dependency order) */
   uint64_t restarts, runs, started_at_ms, msgs_in, msgs_out;
   uint64_t mem_kb;          /* resident memory of the worker's tree, last watch tick */
   /* idle ping */
@@ -210,6 +211,14 @@ int sn_jobs_free_worker(const sn_task *t);
  * queue), or learn the end of a job we wait for. */
 void sn_jobs_from_redis(sn_node *n, json_t *hash, int adopt);
 int sn_jobs_waits_remote(sn_node *n, const char *id);
+
+/* ---- deps: `after` ---- */
+int sn_deps_check(sn_node *n, const sn_taskconf *conf, sn_error *err);
+int sn_deps_ready(const sn_task *t);
+/* Starts blocked tasks whose dependencies now run. */
+void sn_deps_unblock(sn_node *n);
+/* Node shutdown: stops every task no running task depends on (again after each exit). */
+void sn_deps_shutdown_step(sn_node *n);
 
 /* ---- health: the task's health_check command ---- */
 void sn_health_start(sn_task *t);

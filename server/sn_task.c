@@ -54,6 +54,10 @@ void sn_task_set_state(sn_task *t, int state) {
   sn_mirror_task(t->node->mirror, t);
   if (state == SN_ST_RUNNING && t->conf.accept_tasks)
     sn_jobs_pump(t->node); /* a worker may have become free for queued jobs */
+  if (state == SN_ST_RUNNING)
+    sn_deps_unblock(t->node);
+  if (t->node->shutting_down && (state == SN_ST_STOPPED || state == SN_ST_FAILED))
+    sn_deps_shutdown_step(t->node); /* what it depended on may go now */
 }
 
 static void sn__run(sn_task *t);
@@ -95,6 +99,10 @@ static void sn__run(sn_task *t) {
 }
 
 int sn_task_start(sn_task *t, sn_error *err) {
+  if (!sn_deps_ready(t)) {
+    sn_task_set_state(t, SN_ST_BLOCKED);
+    return 0;
+  }
   if (t->conf.mode == SN_MODE_NET) {
     sn_task_set_state(t, t->worker ? SN_ST_RUNNING : SN_ST_WAITING);
     return 0;
@@ -276,9 +284,12 @@ void sn_task_wake_fetchers(sn_task *t) {
 }
 
 int sn_task_push(sn_task *t, const void *data, size_t len, int bin, uint64_t ts_ms) {
-  if (sn_queue_push(&t->queue, data, len, bin, ts_ms, ++t->node->gseq) == NULL)
+  sn_item *it = sn_queue_push(&t->queue, data, len, bin, ts_ms, ++t->node->gseq);
+  if (it == NULL)
     return SN_ETOOLARGE;
   t->msgs_in++;
+  if (t->node->mirror)
+    sn_mirror_item(t->node->mirror, t, data, len, bin, it->seq, ts_ms);
   return 0;
 }
 

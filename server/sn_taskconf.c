@@ -77,7 +77,7 @@ static const sn__ufield sn__ufields[] = {
 
 /* Fields of the protocol that later parts of the node will enforce; until they
  * do, a request naming them is refused rather than silently ignored. */
-static const char *const sn__later_fields[] = {"after", NULL};
+static const char *const sn__later_fields[] = {NULL};
 
 static uint64_t *sn__uptr(sn_taskconf *c, size_t off) { return (uint64_t *)((char *)c + off); }
 
@@ -177,6 +177,25 @@ static int sn__parse_rlimits(const json_t *v, sn_taskconf *c, sn_error *err) {
   return 0;
 }
 
+static int sn__parse_after(const json_t *v, sn_taskconf *c, sn_error *err) {
+  size_t i;
+  json_t *e;
+  json_decref(c->after);
+  c->after = NULL;
+  if (json_is_null(v))
+    return 0;
+  if (!json_is_array(v))
+    return sn_seterr(err, SN_EBADREQ, "field 'after' must be an array of task ids");
+  json_array_foreach(v, i, e) {
+    if (json_is_string(e) && strncmp(json_string_value(e), "zinit:", 6) == 0)
+      return sn_seterr(err, SN_EBADREQ, "field 'after': zinit services need the zinit backend, which this node does not have yet");
+    if (!json_is_string(e) || !sn_valid_task_id(json_string_value(e)))
+      return sn_seterr(err, SN_EBADREQ, "field 'after' must be an array of task ids");
+  }
+  c->after = json_array_size(v) ? json_deep_copy(v) : NULL;
+  return 0;
+}
+
 static int sn__parse_member(const char *k, const json_t *v, sn_taskconf *c, sn_error *err) {
   static const char *const modes[] = {"exec", "net"};
 
@@ -215,6 +234,8 @@ static int sn__parse_member(const char *k, const json_t *v, sn_taskconf *c, sn_e
   }
   if (strcmp(k, "user") == 0)
     return sn__parse_user(v, c, err);
+  if (strcmp(k, "after") == 0)
+    return sn__parse_after(v, c, err);
   if (strcmp(k, "rlimits") == 0)
     return sn__parse_rlimits(v, c, err);
   if (strcmp(k, "env") == 0) {
@@ -287,6 +308,12 @@ int sn_taskconf_parse(const json_t *obj, sn_taskconf *conf, sn_error *err) {
     if (sn__parse_member(k, v, conf, err))
       goto fail;
   }
+  if (conf->after)
+    for (size_t i = 0; i < json_array_size(conf->after); i++)
+      if (strcmp(json_string_value(json_array_get(conf->after, i)), conf->task_id) == 0) {
+        sn_seterr(err, SN_EBADREQ, "field 'after': a task cannot wait for itself");
+        goto fail;
+      }
   if (sn__check(conf, err) == 0)
     return 0;
 fail:
@@ -298,10 +325,11 @@ void sn_taskconf_free(sn_taskconf *conf) {
   json_decref(conf->exec);
   json_decref(conf->env);
   json_decref(conf->health_check);
+  json_decref(conf->after);
   free(conf->start_params);
   free(conf->cwd);
   free(conf->user);
-  conf->exec = conf->env = conf->health_check = NULL;
+  conf->exec = conf->env = conf->health_check = conf->after = NULL;
   conf->start_params = conf->cwd = conf->user = NULL;
 }
 
@@ -327,6 +355,7 @@ json_t *sn_taskconf_to_json(const sn_taskconf *c) {
     json_object_set_new(rl, "cpu_s", json_integer(c->rl_cpu_s));
   json_object_set_new(o, "rlimits", rl);
   json_object_set_new(o, "health_check", c->health_check ? json_deep_copy(c->health_check) : json_null());
+  json_object_set_new(o, "after", c->after ? json_deep_copy(c->after) : json_array());
   for (size_t i = 0; i < SN__NUFIELDS; i++)
     json_object_set_new(o, sn__ufields[i].name,
                         json_integer((json_int_t) * (const uint64_t *)((const char *)c + sn__ufields[i].off)));

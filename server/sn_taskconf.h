@@ -23,6 +23,7 @@ typedef struct sn_taskconf {
   long uid, gid;       /* resolved from user, -1 when unset */
   int64_t rl_nofile, rl_nproc, rl_cpu_s; /* rlimits, -1 when unset */
   json_t *health_check; /* argv array, owned, may be NULL */
+  json_t *after;        /* array of task ids that must be running first, owned, may be NULL */
   int first_sig;
   int restart;
   int accept_tasks;

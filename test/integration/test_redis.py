@@ -125,6 +125,26 @@ def two_nodes_share_work():
 
 
 @test
+def data_mirror_stream():
+    r = Redis()
+    node = Node(config={"redis_url": r.url, "node_id": "nD", "mirror_data": True})
+    wait_for(lambda: node.stat()[1]["node"]["redis"] == "connected")
+    node.cmd({"cmd": "start", "task_id": "d1", "mode": "net", "queue_len": 5})
+    from snclient import Worker
+    w = Worker(node.port, "d1")
+    w.put_items([{"v": i} for i in range(10)])
+    w.send(b"\x00\x01\xff")
+    ok = wait_for(lambda: "AAH/" in r.cli("XRANGE", "supernode:nD:data:d1", "-", "+"))
+    out = r.cli("XRANGE", "supernode:nD:data:d1", "-", "+")
+    check(ok and '{"v": 9}' in out and "seq" in out and "AAH/" in out, "mirror_data: items go to the task's stream, binary as base64", out[-300:])
+    n = int(r.cli("XLEN", "supernode:nD:data:d1"))
+    check(5 <= n <= 11, "trimmed near queue_len (MAXLEN ~)", n)
+    w.close()
+    node.stop()
+    r.stop()
+
+
+@test
 def redis_absent_at_start():
     node = Node(config={"redis_url": "redis://127.0.0.1:1", "node_id": "nX"})
     s, r = node.cmd({"cmd": "ping"})
