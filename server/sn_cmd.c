@@ -133,6 +133,8 @@ static void sn__logs(sn_node *n, json_t *req, sn_req *r) {
     return;
   if (jl && (!json_is_integer(jl) || (want = json_integer_value(jl)) < 1))
     return sn_req_fail(r, SN_EBADREQ, "field 'lines' must be a positive integer");
+  if (t->zinit) /* the worker's output is in zinit's log buffer */
+    return sn_zsvc_logs(t, (size_t)want, r);
   if ((size_t)want > t->logs_n)
     want = (json_int_t)t->logs_n;
   out = json_array();

@@ -23,6 +23,7 @@ void sn_config_init(sn_config *cfg) {
   cfg->max_queued_jobs = 1000;
   cfg->jobs_keep = 10000;
   cfg->reply_ttl_s = 3600;
+  strcpy(cfg->zinit_prefix, "sn-");
   cfg->task_defaults = json_object();
   cfg->templates = json_object();
   cfg->tasks = json_array();
@@ -34,6 +35,7 @@ void sn_config_free(sn_config *cfg) {
   free(cfg->worker_token);
   free(cfg->shim_path);
   free(cfg->redis_url);
+  free(cfg->zinit_socket);
   json_decref(cfg->exec_allow);
   json_decref(cfg->task_defaults);
   json_decref(cfg->templates);
@@ -108,6 +110,27 @@ static int sn__set_json(json_t **slot, const json_t *v, int array, const char *n
                      array ? "array" : "object");
   json_decref(*slot);
   *slot = json_deep_copy(v);
+  return 0;
+}
+
+static int sn__zinit(sn_config *cfg, const json_t *v, sn_error *err) {
+  const char *mode = json_string_value(json_object_get(v, "mode"));
+  const char *sock = json_string_value(json_object_get(v, "socket"));
+  const char *prefix = json_string_value(json_object_get(v, "prefix"));
+  const char *proto = json_string_value(json_object_get(v, "protocol"));
+  if (!json_is_object(v))
+    return sn_seterr(err, SN_EBADREQ, "config 'zinit' must be an object");
+  if (mode && strcmp(mode, "off") != 0 && strcmp(mode, "backend") != 0)
+    return sn_seterr(err, SN_EBADREQ, "config 'zinit.mode' must be off or backend");
+  if (proto && strcmp(proto, "auto") != 0 && strcmp(proto, "jsonrpc") != 0)
+    return sn_seterr(err, SN_EBADREQ, "config 'zinit.protocol': only auto and jsonrpc (zinit 0.2.15+) are supported yet");
+  if (prefix && (strlen(prefix) >= sizeof(cfg->zinit_prefix) || strpbrk(prefix, "/\\.")))
+    return sn_seterr(err, SN_EBADREQ, "config 'zinit.prefix' must be short and hold no / \\ or .");
+  cfg->zinit_backend = mode && strcmp(mode, "backend") == 0;
+  free(cfg->zinit_socket);
+  cfg->zinit_socket = sn_strdup(sock ? sock : "/var/run/zinit.sock");
+  if (prefix)
+    strcpy(cfg->zinit_prefix, prefix);
   return 0;
 }
 
@@ -187,6 +210,8 @@ int sn_config_load_json(sn_config *cfg, const json_t *root, sn_error *err) {
       rc = sn__get_uint(v, k, 0, 10000000, &cfg->jobs_keep, err);
     else if (strcmp(k, "redis_url") == 0)
       rc = sn__get_str(v, k, &cfg->redis_url, err);
+    else if (strcmp(k, "zinit") == 0)
+      rc = sn__zinit(cfg, v, err);
     else if (strcmp(k, "mirror_data") == 0)
       rc = sn__get_bool(v, k, &cfg->mirror_data, err);
     else if (strcmp(k, "reply_ttl_s") == 0)

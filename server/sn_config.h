@@ -28,6 +28,9 @@ typedef struct sn_config {
   char *redis_url;            /* owned; NULL = no Redis */
   uint64_t reply_ttl_s;       /* lifetime of hero:reply:{id} lists */
   int mirror_data;            /* XADD every item to supernode:{node}:data:{task} */
+  int zinit_backend;          /* zinit.mode == "backend": exec tasks run as zinit services */
+  char *zinit_socket;         /* owned */
+  char zinit_prefix[64];
   char *shim_path;        /* owned; NULL = supernode-shim beside the binary */
   int net_autocreate;
   json_t *task_defaults;  /* object, owned */

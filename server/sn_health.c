@@ -58,7 +58,7 @@ static void sn__run_check(uv_timer_t *h) {
   sn_health *hc;
   int rc;
 
-  if (t->health || t->proc == NULL)
+  if (t->health || !sn_task_has_run(t))
     return; /* the previous check is still running */
   hc = sn_calloc(1, sizeof(*hc));
   argv = sn_calloc(argc + 1, sizeof(char *));

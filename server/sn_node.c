@@ -67,6 +67,8 @@ int sn_node_init(sn_node *n, uv_loop_t *loop, sn_config *cfg, sn_error *err) {
   signal(SIGPIPE, SIG_IGN);
   if (sn_pools_load(n, cfg->kinds, err) != 0)
     return err->code;
+  if (cfg->zinit_backend)
+    n->zinit = sn_zinit_new(n, cfg->zinit_socket);
   if (cfg->redis_url) {
     int e = 0;
     if ((n->mirror = sn_mirror_new(n, cfg->redis_url, &e)) == NULL)
@@ -212,7 +214,8 @@ json_t *sn_node_stat_json(sn_node *n) {
       "version", SN_VERSION, "node_id", n->node_id, "uptime_ms", (json_int_t)(sn_now_ms() - n->started_ms),
       "listen", listen, "tasks", (json_int_t)n->ntasks, "workers_connected", (json_int_t)workers,
       "fetchers", (json_int_t)(sn_node_count_role(n, SN_ROLE_WS_FETCH) + sn_node_count_role(n, SN_ROLE_WS_FETCH_ALL)),
-      "redis", sn_mirror_state(n->mirror), "mirror_lag", (int)sn_mirror_lag(n->mirror), "zinit", "off",
+      "redis", sn_mirror_state(n->mirror), "mirror_lag", (int)sn_mirror_lag(n->mirror), "zinit",
+      n->zinit ? (sn_zinit_up(n->zinit) ? "connected" : "down") : "off",
       "limits", "max_message_bytes", (json_int_t)n->cfg->max_message_bytes, "max_tasks",
       (json_int_t)n->cfg->max_tasks, "max_connections", (json_int_t)n->cfg->max_connections,
       "connections", (json_int_t)n->nconns);
@@ -255,6 +258,8 @@ static void sn__finish(sn_node *n) {
   uv_close((uv_handle_t *)&n->poke_timer, NULL);
   uv_close((uv_handle_t *)&n->watch_timer, NULL);
   sn_watch_tick(n); /* a last sweep for orphans */
+  sn_zinit_close(n->zinit); /* after the tasks' last requests (remove) are written */
+  n->zinit = NULL;
   /* First phase of the lws teardown: it closes its handles on our loop, and
    * uv_run returns once they are gone. The second phase is in sn_node_free. */
   if (n->lws)
@@ -277,6 +282,10 @@ void sn_node_maybe_finish(sn_node *n) {
   sn_list_foreach(pos, tmp, &n->procs) {
     if (!sn_list_entry(pos, sn_proc, link)->exited)
       return;
+  }
+  sn_list_foreach(pos, tmp, &n->tasks) {
+    if (sn_list_entry(pos, sn_task, link)->zrun && !n->grace_over)
+      return; /* a zinit-run worker still exits (its end comes by polling) */
   }
   if (!n->grace_over) {
     size_t ws = n->nconns - sn_node_count_role(n, SN_ROLE_HTTP) - sn_node_count_role(n, SN_ROLE_NONE);

@@ -16,6 +16,7 @@
 #include "sn_map.h"
 #include "sn_mirror.h"
 #include "sn_pool.h"
+#include "sn_zinit.h"
 #include "sn_policy.h"
 #include "sn_proctree.h"
 #include "sn_queue.h"
@@ -113,6 +114,11 @@ struct sn_task {
   char failed_why[160];     /* why the task is `failed`, for /m/stat */
   int removing;
   int shutdown_asked;       /* node shutdown has stopped it (dependency order) */
+  /* zinit backend */
+  int zinit;                /* this task's runs are a zinit service */
+  int zrun;                 /* a run is in progress under zinit */
+  int zcreated, zsaw_pid, zpolling, zpending, zretried;
+  char zinit_state[96];
   uint64_t restarts, runs, started_at_ms, msgs_in, msgs_out;
   uint64_t mem_kb;          /* resident memory of the worker's tree, last watch tick */
   /* idle ping */
@@ -159,6 +165,8 @@ void sn_task_destroy(sn_task *t);
 const char *sn_state_name(int state);
 /* Wakes every fetcher of the task (new items or removal). */
 void sn_task_wake_fetchers(sn_task *t);
+/* A run is in progress (our process, or a zinit service). */
+int sn_task_has_run(const sn_task *t);
 /* Appends items and wakes fetchers (used by the worker channel). */
 int sn_task_push(sn_task *t, const void *data, size_t len, int bin, uint64_t ts_ms);
 /* A supervision rule fired: stop the worker with escalation and let the
@@ -219,6 +227,17 @@ int sn_deps_ready(const sn_task *t);
 void sn_deps_unblock(sn_node *n);
 /* Node shutdown: stops every task no running task depends on (again after each exit). */
 void sn_deps_shutdown_step(sn_node *n);
+
+/* ---- zsvc: the zinit backend ---- */
+/* Starts a run as the zinit service; from_command: answer unavailable when
+ * zinit is down (else the run waits for zinit). */
+int sn_zsvc_run(sn_task *t, int from_command, sn_error *err);
+int sn_zsvc_kill(sn_task *t, int sig);
+void sn_zsvc_stopped(sn_task *t);
+void sn_zsvc_remove(sn_task *t);
+void sn_zsvc_logs(sn_task *t, size_t lines, sn_req *r);
+void sn_zinit_poll(sn_node *n);
+void sn_zinit_reconnected(sn_node *n);
 
 /* ---- health: the task's health_check command ---- */
 void sn_health_start(sn_task *t);
@@ -322,6 +341,7 @@ struct sn_node {
   json_t *jobs_done_by_kind; /* kind -> count */
   struct sn_mirror *mirror;  /* Redis, or NULL */
   sn_list pools;             /* sn_pool, from the config's kinds */
+  sn_zinit *zinit;           /* the zinit backend's client, or NULL */
   int jobs_closing;
   uint64_t gseq;
   uint64_t started_ms;

@@ -33,6 +33,7 @@ sn_task *sn_task_new(sn_node *n, sn_taskconf *conf) {
   t->conf = *conf;
   memset(conf, 0, sizeof(*conf));
   t->state = SN_ST_STOPPED;
+  t->zinit = n->zinit != NULL && t->conf.mode == SN_MODE_EXEC;
   sn_queue_init(&t->queue, t->conf.queue_len, t->conf.queue_bytes);
   sn_policy_init(&t->policy);
   sn_list_init(&t->fetchers);
@@ -64,16 +65,23 @@ static void sn__run(sn_task *t);
 
 static void sn__timer_fired(uv_timer_t *h) { sn__run(h->data); }
 
-/* Marks a new run as begun: running, or starting until its health check passes. */
+/* Marks a new run as begun: running, or starting until its health check
+ * passes (under zinit, also until zinit reports its pid). */
 static void sn__ran(sn_task *t) {
   t->runs++;
   t->started_at_ms = sn_now_ms();
   t->last_activity_ms = t->started_at_ms;
   t->stopping_reason = -1;
   t->mem_kb = 0;
-  sn_log(SN_LOG_INFO, t->conf.task_id, "spawned pid %d: %s", t->pid,
-         json_string_value(json_array_get(t->conf.exec, 0)));
-  if (t->conf.health_check) {
+  if (t->zinit)
+    sn_log(SN_LOG_INFO, t->conf.task_id, "starting as zinit service %s%s", t->node->cfg->zinit_prefix, t->conf.task_id);
+  else
+    sn_log(SN_LOG_INFO, t->conf.task_id, "spawned pid %d: %s", t->pid, json_string_value(json_array_get(t->conf.exec, 0)));
+  if (t->zinit) {
+    sn_task_set_state(t, SN_ST_STARTING);
+    if (t->conf.health_check)
+      sn_health_start(t);
+  } else if (t->conf.health_check) {
     sn_task_set_state(t, SN_ST_STARTING);
     sn_health_start(t);
   } else {
@@ -81,13 +89,34 @@ static void sn__ran(sn_task *t) {
   }
 }
 
+/* One run, spawned by us (under the shim) or by zinit. */
+static int sn__spawn(sn_task *t, int from_command, sn_error *err) {
+  if (t->zinit) {
+    if (sn_zsvc_run(t, from_command, err) != 0)
+      return err->code;
+    if (!t->zpending)
+      sn__ran(t);
+    return 0;
+  }
+  if (sn_proc_spawn(t, err) != 0)
+    return err->code;
+  sn__ran(t);
+  return 0;
+}
+
+static int sn__kill(sn_task *t, int sig) {
+  return t->zinit ? sn_zsvc_kill(t, sig) : sn_proc_kill(t->proc, sig);
+}
+
+int sn_task_has_run(const sn_task *t) { return t->proc != NULL || t->zrun; }
+
 /* Starts one run of an exec task. A spawn failure counts as a run that exited
  * with 127, like a shell would report, so the restart policy applies. */
 static void sn__run(sn_task *t) {
   sn_error err = {0};
   if (t->node->shutting_down)
     return;
-  if (sn_proc_spawn(t, &err) != 0) {
+  if (sn__spawn(t, 0, &err) != 0) {
     sn_log(SN_LOG_ERROR, t->conf.task_id, "%s", err.msg);
     t->started_at_ms = sn_now_ms();
     t->stopping_reason = -1;
@@ -95,7 +124,6 @@ static void sn__run(sn_task *t) {
     sn_task_on_exit(t, 127, 0);
     return;
   }
-  sn__ran(t);
 }
 
 int sn_task_start(sn_task *t, sn_error *err) {
@@ -107,15 +135,12 @@ int sn_task_start(sn_task *t, sn_error *err) {
     sn_task_set_state(t, t->worker ? SN_ST_RUNNING : SN_ST_WAITING);
     return 0;
   }
-  if (sn_proc_spawn(t, err) != 0)
-    return err->code;
-  sn__ran(t);
-  return 0;
+  return sn__spawn(t, 1, err);
 }
 
 static void sn__kill_timer(uv_timer_t *h) {
   sn_task *t = h->data;
-  if (t->proc && sn_proc_kill(t->proc, SIGKILL) == 0)
+  if (sn_task_has_run(t) && sn__kill(t, SIGKILL) == 0)
     sn_log(SN_LOG_WARN, t->conf.task_id, "pid %d ignored %s for %llu ms: sent SIGKILL to its group",
            t->pid, sn_signame(t->conf.first_sig), (unsigned long long)t->conf.second_sig_duration_ms);
 }
@@ -125,7 +150,7 @@ static void sn__escalate(sn_task *t, int reason) {
   t->stopping_reason = reason;
   sn_task_set_state(t, SN_ST_STOPPING);
   sn_health_stop(t);
-  if (sn_proc_kill(t->proc, t->conf.first_sig) != 0)
+  if (sn__kill(t, t->conf.first_sig) != 0)
     return;
   sn_log(SN_LOG_INFO, t->conf.task_id, "sent %s to group %d", sn_signame(t->conf.first_sig), t->pid);
   uv_timer_start(&t->kill_timer, sn__kill_timer, t->conf.second_sig_duration_ms, 0);
@@ -178,11 +203,12 @@ void sn_task_stop(sn_task *t, sn_req *req, int action) {
     sn_conn_send(w, "{\"type\":\"stop\"}", 15, 0);
     sn_conn_close(w, 1000);
   }
-  if (t->proc) {
+  if (sn_task_has_run(t)) {
     if (t->state != SN_ST_STOPPING)
       sn__escalate(t, SN_RS_COMMAND);
     return; /* waiters are answered when the process exits */
   }
+  t->zpending = 0;
   sn_task_set_state(t, SN_ST_STOPPED);
   sn__finish_waiters(t);
 }
@@ -197,6 +223,8 @@ void sn_task_on_exit(sn_task *t, int64_t status, int term_signal) {
   t->proc = NULL;
   t->pid = 0;
   t->mem_kb = 0;
+  if (t->zinit)
+    sn_zsvc_stopped(t); /* zinit's target down, so the next run starts clean */
   t->last_exit.valid = 1;
   t->last_exit.code = term_signal ? -1 : (int)status;
   t->last_exit.signal = term_signal;
@@ -215,11 +243,13 @@ void sn_task_on_exit(sn_task *t, int64_t status, int term_signal) {
   if (was_stopping && t->stopping_reason == SN_RS_COMMAND) {
     sn_task_set_state(t, SN_ST_STOPPED);
     sn__finish_waiters(t);
+    sn_node_poke(t->node); /* a zinit-run exit during shutdown: the node may finish now */
     return;
   }
   if (t->node->shutting_down || t->removing) {
     sn_task_set_state(t, SN_ST_STOPPED);
     sn__finish_waiters(t);
+    sn_node_poke(t->node); /* a zinit-run exit: the node may finish now */
     return;
   }
   /* A periodic run cut short by timeout_ms still ends normally: the next
@@ -321,15 +351,15 @@ json_t *sn_task_to_json(const sn_task *t) {
   json_object_set_new(o, "last_run_ms", t->last_run_ms ? json_integer((json_int_t)t->last_run_ms) : json_null());
   json_object_set_new(o, "last_duration_ms",
                       t->last_exit.valid ? json_integer((json_int_t)t->last_duration_ms) : json_null());
-  json_object_set_new(o, "mem_kb", t->proc ? json_integer((json_int_t)t->mem_kb) : json_null());
+  json_object_set_new(o, "mem_kb", sn_task_has_run(t) ? json_integer((json_int_t)t->mem_kb) : json_null());
   json_object_set_new(o, "health_failures_now", json_integer(t->health_fails));
   json_object_set_new(o, "ping_failures", json_integer(t->ping_failures));
   json_object_set_new(o, "last_exit", sn__last_exit(t));
   json_object_set_new(o, "connected", json_boolean(t->worker != NULL));
   json_object_set_new(o, "busy", json_boolean(t->job != NULL));
   json_object_set_new(o, "jobs_done", json_integer((json_int_t)t->jobs_done));
-  json_object_set_new(o, "backend", json_string("native"));
-  json_object_set_new(o, "zinit_state", json_null());
+  json_object_set_new(o, "backend", json_string(t->zinit ? "zinit" : "native"));
+  json_object_set_new(o, "zinit_state", t->zinit && t->zinit_state[0] ? json_string(t->zinit_state) : json_null());
   json_object_set_new(o, "queue",
                       json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "len", (json_int_t)q->len, "cap",
                                 (json_int_t)q->cap, "bytes", (json_int_t)q->bytes, "first_seq",
@@ -356,6 +386,10 @@ void sn_task_destroy(sn_task *t) {
   }
   if (t->proc)
     t->proc->task = NULL;
+  if (t->zinit && !t->node->shutting_down)
+    sn_zsvc_remove(t); /* at node shutdown the stopped service stays in zinit */
+  else if (t->zinit)
+    sn_zinit_forget(t->node->zinit, t);
   sn_health_stop(t);
   sn_node_task_gone(t->node, t);
   uv_close((uv_handle_t *)&t->timer, sn__timer_closed);
@@ -365,7 +399,7 @@ void sn_task_destroy(sn_task *t) {
 
 void sn_task_fault(sn_task *t, int reason) {
   if (t->conf.mode == SN_MODE_EXEC) {
-    if (t->proc && t->state != SN_ST_STOPPING) {
+    if (sn_task_has_run(t) && t->state != SN_ST_STOPPING) {
       sn_log(SN_LOG_WARN, t->conf.task_id, "%s rule fired: stopping the worker", sn__reason_names[reason]);
       sn__escalate(t, reason);
     }

@@ -44,8 +44,9 @@ static void sn__orphans(sn_node *n, const sn_pstat *tab, size_t np) {
 }
 
 static void sn__check_proc(sn_task *t, const sn_pstat *tab, size_t np, pid_t *buf, uint64_t now) {
-  size_t k = sn_pdescendants(tab, np, t->proc->pid, buf, SN_WATCH_PMAX);
-  uint64_t kb = 0;
+  /* Native runs: the shim's descendants. zinit runs: the worker and its tree. */
+  size_t k = sn_pdescendants(tab, np, t->zinit ? t->pid : t->proc->pid, buf, SN_WATCH_PMAX);
+  uint64_t kb = t->zinit ? sn_prss_kb(t->pid) : 0;
   int live = t->state == SN_ST_RUNNING || t->state == SN_ST_STARTING;
   for (size_t i = 0; i < k; i++)
     kb += sn_prss_kb(buf[i]);
@@ -105,7 +106,7 @@ void sn_watch_tick(sn_node *n) {
   sn__orphans(n, n->ptab, np);
   sn_list_foreach(pos, tmp, &n->tasks) {
     sn_task *t = sn_list_entry(pos, sn_task, link);
-    if (t->proc && !t->proc->exited)
+    if ((t->proc && !t->proc->exited) || (t->zrun && t->pid > 0))
       sn__check_proc(t, n->ptab, np, buf, now);
     sn__check_worker(t, now);
   }

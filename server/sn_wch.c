@@ -81,7 +81,7 @@ static void sn__hello(sn_conn *c, const char *msg, size_t len) {
     }
   } else if (t->conf.mode == SN_MODE_EXEC) {
     /* Only the process spawned for this run knows its secret. */
-    if (t->proc == NULL || token == NULL || !sn_secret_eq(token, t->secret)) {
+    if (!sn_task_has_run(t) || token == NULL || !sn_secret_eq(token, t->secret)) {
       json_decref(h);
       return sn__refuse(c, SN_EUNAUTH, "wrong or missing token for this exec task");
     }

@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""The zinit backend against ../shared/tools/zinit-standin (JSON-RPC protocol)."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import HERE, SLOW, Node, check, run_all, test, wait_for  # noqa: E402
+from snclient import WS  # noqa: E402
+
+BIN_DIR = os.path.dirname(os.path.abspath(os.environ.get("SN_BIN", "build/supernode")))
+STANDIN = next(p for p in (os.path.join(HERE, "../../../shared/tools/zinit-standin"),
+                           os.path.join(HERE, "../../shared/tools/zinit-standin")) if os.path.exists(p))
+
+
+class Zinit:
+    def __init__(self, d=None):
+        self.dir = d or tempfile.mkdtemp(prefix="sn-zinit-")
+        self.sock = os.path.join(self.dir, "zinit.sock")
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen([sys.executable, STANDIN, "--socket", self.sock, "--config", self.dir],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: os.path.exists(self.sock), timeout=10)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+    def call(self, method, *params):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(self.sock)
+        s.sendall(json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).encode())
+        buf = b""
+        while not buf.endswith(b"\n"):
+            buf += s.recv(65536)
+        s.close()
+        return json.loads(buf)
+
+
+def mis(*args):
+    return [os.path.join(BIN_DIR, "sn-misbehave"), *args]
+
+
+@test
+def zinit_backend_runs_and_supervises():
+    z = Zinit()
+    node = Node(config={"zinit": {"mode": "backend", "socket": z.sock, "prefix": "sn-"}, "watch_interval_ms": 50})
+    wait_for(lambda: node.stat()[1]["node"]["zinit"] == "connected")
+    check(node.stat()[1]["node"]["zinit"] == "connected", "the node connects to zinit")
+    s, r = node.cmd({"cmd": "start", "task_id": "zs", "exec": [os.path.join(BIN_DIR, "sensor")], "start_params": "50"})
+    t = wait_for(lambda: (lambda t: t if t["state"] == "running" and t["connected"] else None)(node.task("zs")))
+    check(t and t["backend"] == "zinit" and t["zinit_state"] == "Running", "an exec task runs as a zinit service", t and (t["backend"], t["zinit_state"]))
+    lst = z.call("service_list")["result"]
+    check(lst.get("sn-zs") == "Running" and z.call("service_status", "sn-zs")["result"]["pid"] == t["pid"],
+          "zinit lists it as sn-zs with the same pid", lst)
+    f = WS(node.port, "/m/fetch/zs")
+    m = f.recv(10 * SLOW)
+    check(m.get("type") == "data" and m["data"]["n"] == 1, "its data flows to a fetcher", m)
+    f.close()
+    pid = t["pid"]
+    os.kill(pid, signal.SIGKILL)
+    t = wait_for(lambda: (lambda t: t if t["restarts"] >= 1 and t["state"] == "running" and t["pid"] != pid else None)(node.task("zs")))
+    check(t and t["last_exit"]["signal"] == "SIGKILL" and t["last_exit"]["reason"] == "signal",
+          "a crashed zinit-run worker is restarted by supernode (backoff), not by zinit", t and t["last_exit"])
+    log = node.log_text()
+    check("restarting in 100 ms" in log, "with supernode's backoff", "")
+    s, r = node.cmd({"cmd": "logs", "task_id": "zs", "lines": 5})
+    check(s == 200 and any("sensor: one reading" in l["line"] for l in r["lines"]), "logs come from zinit's log buffer", r)
+    s, r = node.cmd({"cmd": "remove", "task_id": "zs"})
+    gone = wait_for(lambda: "sn-zs" not in z.call("service_list")["result"] and not os.path.exists(os.path.join(z.dir, "sn-zs.yaml")))
+    check(s == 200 and gone, "remove: the service is gone from zinit (forgotten and deleted)")
+
+    # Stop escalation: first_sig through service_kill, SIGKILL after second_sig_duration_ms.
+    node.cmd({"cmd": "start", "task_id": "deaf", "exec": mis("ignore-term"), "second_sig_duration_ms": 300})
+    wait_for(lambda: node.task("deaf")["state"] == "running")
+    time.sleep(0.2)
+    t0 = time.time()
+    s, r = node.cmd({"cmd": "stop", "task_id": "deaf"})
+    check(s == 200 and r["task"]["last_exit"]["signal"] == "SIGKILL" and time.time() - t0 >= 0.3,
+          "a zinit-run worker ignoring SIGTERM is stopped with SIGKILL after the grace period", r["task"]["last_exit"])
+    # Memory and timeout rules on zinit-run workers.
+    node.cmd({"cmd": "start", "task_id": "hog", "exec": mis("alloc", "4096"), "mem_limit_kb": 30000, "backoff_ms": 50})
+    t = wait_for(lambda: (lambda t: t if t["last_exit"] else None)(node.task("hog")))
+    check(t and t["last_exit"]["reason"] == "memory", "the memory rule fires on a zinit-run worker", t and t["last_exit"])
+    node.cmd({"cmd": "start", "task_id": "slow", "exec": mis("hang"), "timeout_ms": 300, "backoff_ms": 50})
+    t = wait_for(lambda: (lambda t: t if t["last_exit"] else None)(node.task("slow")))
+    check(t and t["last_exit"]["reason"] == "timeout", "the timeout rule fires on a zinit-run worker", t and t["last_exit"])
+    # after orders start-up.
+    node.cmd({"cmd": "start", "task_id": "second", "exec": mis("hang"), "after": ["first"]})
+    time.sleep(0.3)
+    check(node.task("second")["state"] == "blocked" and "sn-second" not in z.call("service_list")["result"],
+          "a task waiting for its dependency is blocked and not yet in zinit")
+    node.cmd({"cmd": "start", "task_id": "first", "exec": mis("hang")})
+    t = wait_for(lambda: (lambda t: t if t["state"] == "running" else None)(node.task("second")))
+    check(t is not None, "it starts once the dependency runs")
+    node.stop()
+    left = [n for n, st in z.call("service_list")["result"].items() if st == "Running"]
+    check(not left, "node shutdown stops every zinit-run worker", left)
+    z.stop()
+
+
+@test
+def zinit_absent_then_back():
+    d = tempfile.mkdtemp(prefix="sn-zinit-")
+    sock = os.path.join(d, "zinit.sock")
+    node = Node(config={"zinit": {"mode": "backend", "socket": sock}})
+    s, r = node.cmd({"cmd": "start", "task_id": "z", "exec": mis("hang")})
+    check(s == 503 and r["error"]["code"] == "unavailable" and sock in r["error"]["message"],
+          "zinit absent: starting an exec task is unavailable, naming the socket", r)
+    check(node.stat()[1]["node"]["zinit"] == "down", "/m/stat shows zinit down")
+    s, r = node.cmd({"cmd": "start", "task_id": "n", "mode": "net"})
+    check(s == 200, "everything else works")
+    z = Zinit(d)
+    wait_for(lambda: node.stat()[1]["node"]["zinit"] == "connected", timeout=15)
+    s, r = node.cmd({"cmd": "start", "task_id": "z", "exec": mis("hang")})
+    t = wait_for(lambda: (lambda t: t if t["state"] == "running" else None)(node.task("z")))
+    check(s == 200 and t, "once zinit is there, tasks start without a node restart", r)
+    node.stop()
+    z.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(run_all(sys.argv[1:]))
