@@ -105,6 +105,7 @@ static void sn__update(sn_node *n, json_t *req, sn_req *r) {
   if (sn_task_update(t, &conf, &err))
     return sn__fail(r, &err);
   sn_log(SN_LOG_INFO, t->conf.task_id, "settings updated");
+  sn_state_changed(n);
   sn_req_ok(r, json_pack("{s:o}", "task", sn_task_to_json(t)));
 }
 

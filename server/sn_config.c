@@ -36,6 +36,7 @@ void sn_config_free(sn_config *cfg) {
   free(cfg->shim_path);
   free(cfg->redis_url);
   free(cfg->zinit_socket);
+  free(cfg->state_dir);
   json_decref(cfg->exec_allow);
   json_decref(cfg->task_defaults);
   json_decref(cfg->templates);
@@ -210,6 +211,8 @@ int sn_config_load_json(sn_config *cfg, const json_t *root, sn_error *err) {
       rc = sn__get_uint(v, k, 0, 10000000, &cfg->jobs_keep, err);
     else if (strcmp(k, "redis_url") == 0)
       rc = sn__get_str(v, k, &cfg->redis_url, err);
+    else if (strcmp(k, "state_dir") == 0)
+      rc = sn__get_str(v, k, &cfg->state_dir, err);
     else if (strcmp(k, "zinit") == 0)
       rc = sn__zinit(cfg, v, err);
     else if (strcmp(k, "mirror_data") == 0)

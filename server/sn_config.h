@@ -31,6 +31,7 @@ typedef struct sn_config {
   int zinit_backend;          /* zinit.mode == "backend": exec tasks run as zinit services */
   char *zinit_socket;         /* owned */
   char zinit_prefix[64];
+  char *state_dir;            /* owned; NULL = no state file */
   char *shim_path;        /* owned; NULL = supernode-shim beside the binary */
   int net_autocreate;
   json_t *task_defaults;  /* object, owned */

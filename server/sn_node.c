@@ -159,6 +159,7 @@ int sn_node_add_task(sn_node *n, sn_taskconf *conf, sn_task **out, sn_error *err
     return rc;
   }
   sn_log(SN_LOG_INFO, t->conf.task_id, "task created (%s)", t->conf.mode == SN_MODE_NET ? "net" : "exec");
+  sn_state_changed(n);
   if (out)
     *out = t;
   return 0;
@@ -170,19 +171,28 @@ void sn_node_task_gone(sn_node *n, sn_task *t) {
   sn_list_remove(&t->link);
   n->ntasks--;
   sn_mirror_task_gone(n->mirror, t);
+  sn_state_changed(n);
   sn_log(SN_LOG_INFO, t->conf.task_id, "task removed");
 }
 
 int sn_node_boot_tasks(sn_node *n, sn_error *err) {
   size_t i;
-  json_t *tj;
+  json_t *tj, *restored;
+  sn_state_restore(n, &restored);
   sn_pools_adjust(n); /* every pool's min */
   json_array_foreach(n->cfg->tasks, i, tj) {
     sn_taskconf conf;
     sn_error e = {0};
-    if (sn_node_build_conf(n, tj, &conf, &e) != 0 || sn_node_add_task(n, &conf, NULL, &e) != 0)
+    const char *id = json_string_value(json_object_get(tj, "task_id"));
+    if (id && json_object_get(restored, id))
+      continue; /* the state file is newer than the config */
+    if (sn_node_build_conf(n, tj, &conf, &e) != 0 || sn_node_add_task(n, &conf, NULL, &e) != 0) {
+      json_decref(restored);
       return sn_seterr(err, e.code, "config tasks[%zu]: %s", i, e.msg);
+    }
   }
+  json_decref(restored);
+  sn_state_changed(n);
   return 0;
 }
 

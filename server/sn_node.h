@@ -118,6 +118,7 @@ struct sn_task {
   int zinit;                /* this task's runs are a zinit service */
   int zrun;                 /* a run is in progress under zinit */
   int zcreated, zsaw_pid, zpolling, zpending, zretried;
+  int zadopt;               /* restored from the state file: adopt the running service if there is one */
   char zinit_state[96];
   uint64_t restarts, runs, started_at_ms, msgs_in, msgs_out;
   uint64_t mem_kb;          /* resident memory of the worker's tree, last watch tick */
@@ -239,6 +240,10 @@ void sn_zsvc_logs(sn_task *t, size_t lines, sn_req *r);
 void sn_zinit_poll(sn_node *n);
 void sn_zinit_reconnected(sn_node *n);
 
+/* ---- state: the state file ---- */
+void sn_state_changed(sn_node *n);
+int sn_state_restore(sn_node *n, json_t **restored);
+
 /* ---- health: the task's health_check command ---- */
 void sn_health_start(sn_task *t);
 void sn_health_stop(sn_task *t);
@@ -342,6 +347,7 @@ struct sn_node {
   struct sn_mirror *mirror;  /* Redis, or NULL */
   sn_list pools;             /* sn_pool, from the config's kinds */
   sn_zinit *zinit;           /* the zinit backend's client, or NULL */
+  int state_dirty, state_writing;
   int jobs_closing;
   uint64_t gseq;
   uint64_t started_ms;

@@ -53,6 +53,7 @@ void sn_task_set_state(sn_task *t, int state) {
          sn__state_names[state]);
   t->state = state;
   sn_mirror_task(t->node->mirror, t);
+  sn_state_changed(t->node); /* coalesced: at most one write in flight */
   if (state == SN_ST_RUNNING && t->conf.accept_tasks)
     sn_jobs_pump(t->node); /* a worker may have become free for queued jobs */
   if (state == SN_ST_RUNNING)

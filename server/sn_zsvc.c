@@ -43,7 +43,7 @@ static json_t *sn__content(sn_task *t) {
   for (char **p = envp; *p; p++) {
     char *eq = strchr(*p, '=');
     if (eq && (strncmp(*p, "SUPERNODE_", 10) == 0 || (t->conf.env && json_object_getn(t->conf.env, *p, (size_t)(eq - *p)))))
-      json_object_set_new(env, sn_strndup(*p, (size_t)(eq - *p)), json_string(eq + 1));
+      json_object_setn_new(env, *p, (size_t)(eq - *p), json_string(eq + 1));
   }
   sn_proc_free_strv(envp);
   json_array_foreach(t->conf.after, i, e) {
@@ -92,8 +92,10 @@ static void sn__monitored(sn_zinit *z, json_t *result, json_t *error, void *ud) 
     return;
   }
   t->zcreated = 1;
-  /* monitor starts a new service; start re-arms one zinit already had. */
-  sn_zinit_call(z, "service_start", sn__p1(t), sn__started, t);
+  /* monitor starts a service it did not know; one it knew needs a start
+   * (starting both ways would run the worker twice). */
+  if (error)
+    sn_zinit_call(z, "service_start", sn__p1(t), sn__started, t);
 }
 
 static void sn__created(sn_zinit *z, json_t *result, json_t *error, void *ud) {
@@ -210,14 +212,58 @@ void sn_zinit_poll(sn_node *n) {
   }
 }
 
+/* A run begun outside sn_task (zinit came back): the same bookkeeping. */
+static void sn__zran(sn_task *t) {
+  t->runs++;
+  t->started_at_ms = t->last_activity_ms = sn_now_ms();
+  t->stopping_reason = -1;
+  sn_task_set_state(t, SN_ST_STARTING);
+  if (t->conf.health_check)
+    sn_health_start(t);
+}
+
+/* A task restored from the state file: adopt its service if zinit still
+ * runs it (same pid, same secret, rules re-armed), else start it afresh. */
+static void sn__adopt(sn_zinit *z, json_t *result, json_t *error, void *ud) {
+  sn_task *t = ud;
+  const char *st = json_string_value(json_object_get(result, "state"));
+  json_int_t pid = json_integer_value(json_object_get(result, "pid"));
+  sn_error err = {0};
+  (void)z;
+  t->zadopt = 0;
+  if (!error && st && pid > 0 && (strcmp(st, "Running") == 0 || strcmp(st, "Spawned") == 0)) {
+    t->zpending = 0;
+    t->zrun = t->zcreated = t->zsaw_pid = 1;
+    t->pid = (int)pid;
+    t->runs++;
+    t->started_at_ms = t->last_activity_ms = sn_now_ms();
+    t->stopping_reason = -1;
+    snprintf(t->zinit_state, sizeof(t->zinit_state), "%s", st);
+    sn_log(SN_LOG_INFO, t->conf.task_id, "adopted the running zinit service (pid %d)", t->pid);
+    sn_task_set_state(t, SN_ST_RUNNING);
+    if (t->conf.health_check)
+      sn_health_start(t);
+    return;
+  }
+  t->zcreated = !error; /* a stopped service file is replaced by the new run */
+  if (sn_zsvc_run(t, 0, &err) == 0 && !t->zpending)
+    sn__zran(t);
+}
+
 void sn_zinit_reconnected(sn_node *n) {
   sn_list *pos, *tmp;
   sn_list_foreach(pos, tmp, &n->tasks) {
     sn_task *t = sn_list_entry(pos, sn_task, link);
     sn_error err = {0};
     t->zpolling = 0;
-    if (t->zpending && sn_zsvc_run(t, 0, &err) != 0)
-      sn_log(SN_LOG_ERROR, t->conf.task_id, "%s", err.msg);
+    if (t->zadopt) {
+      sn_zinit_call(n->zinit, "service_status", sn__p1(t), sn__adopt, t);
+    } else if (t->zpending) {
+      if (sn_zsvc_run(t, 0, &err) != 0)
+        sn_log(SN_LOG_ERROR, t->conf.task_id, "%s", err.msg);
+      else if (!t->zpending)
+        sn__zran(t); /* the run that waited for zinit begins */
+    }
   }
 }
 

@@ -126,5 +126,64 @@ def zinit_absent_then_back():
     z.stop()
 
 
+@test
+def readoption_after_node_sigkill():
+    z = Zinit()
+    state = tempfile.mkdtemp(prefix="sn-state-")
+    cfg = {"zinit": {"mode": "backend", "socket": z.sock}, "state_dir": state, "watch_interval_ms": 100}
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    listen = ["--listen", f"127.0.0.1:{port}"]  # workers reconnect to the address they were given
+    node = Node(config=cfg, args=listen)
+    wait_for(lambda: node.stat()[1]["node"]["zinit"] == "connected")
+    node.cmd({"cmd": "start", "task_id": "keep", "exec": [os.path.join(BIN_DIR, "sensor")], "start_params": "50",
+              "mem_limit_kb": 500000})
+    t = wait_for(lambda: (lambda t: t if t["state"] == "running" and t["connected"] else None)(node.task("keep")))
+    pid = t and t["pid"]
+    check(pid and os.path.exists(os.path.join(state, "supernode-state.json")), "the state file is written", state)
+    time.sleep(0.3)
+    node.proc.kill()  # SIGKILL: no cleanup at all
+    node.proc.wait()
+    check(z.call("service_status", "sn-keep")["result"]["pid"] == pid, "the zinit service outlives the node")
+    node = Node(config=cfg, args=listen)
+    t = wait_for(lambda: (lambda t: t if t["state"] == "running" and t["connected"] else None)(node.task("keep")), timeout=20)
+    check(t and t["pid"] == pid, "the restarted node adopts the running service: same pid", t and (t["pid"], pid))
+    check(list(z.call("service_list")["result"]).count("sn-keep") == 1 and t and t["runs"] == 1 and t["restarts"] == 0,
+          "no duplicate started", z.call("service_list")["result"])
+    check(t and t["connected"], "the worker reconnected with its secret")
+    f = WS(node.port, "/m/fetch/keep?from=new")
+    m = f.recv(10 * SLOW)
+    check(m.get("type") == "data", "and data flows to a fetcher again", m)
+    f.close()
+    os.kill(pid, signal.SIGKILL)
+    t = wait_for(lambda: (lambda t: t if t["restarts"] >= 1 and t["state"] == "running" else None)(node.task("keep")))
+    check(t and t["pid"] != pid, "its rules are re-armed: a crash is restarted by the new node")
+    node.stop()
+    z.stop()
+
+
+@test
+def native_state_file_restores_tasks():
+    state = tempfile.mkdtemp(prefix="sn-state-")
+    node = Node(config={"state_dir": state})
+    node.cmd({"cmd": "start", "task_id": "nat", "exec": mis("hang")})
+    node.cmd({"cmd": "start", "task_id": "off", "mode": "net"})
+    node.cmd({"cmd": "stop", "task_id": "off"})
+    wait_for(lambda: node.task("nat")["state"] == "running")
+    time.sleep(0.3)
+    old = node.task("nat")["pid"]
+    node.proc.kill()
+    node.proc.wait()
+    gone = wait_for(lambda: not os.path.exists(f"/proc/{old}") or open(f"/proc/{old}/stat").read().split(") ")[1][0] == "Z")
+    check(gone, "native workers die with the node (no re-adoption by design)")
+    node = Node(config={"state_dir": state})
+    t = wait_for(lambda: (lambda t: t if t.get("state") == "running" else None)(node.task("nat")))
+    check(t and t["pid"] != old, "the state file brings the task back: started afresh", t and t.get("pid"))
+    check(node.task("off").get("state") == "stopped", "a stopped task comes back stopped")
+    node.stop()
+
+
 if __name__ == "__main__":
     sys.exit(run_all(sys.argv[1:]))
