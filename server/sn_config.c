@@ -36,6 +36,7 @@ void sn_config_free(sn_config *cfg) {
   free(cfg->shim_path);
   free(cfg->redis_url);
   free(cfg->zinit_socket);
+  free(cfg->zinit_config_dir);
   free(cfg->state_dir);
   json_decref(cfg->exec_allow);
   json_decref(cfg->task_defaults);
@@ -123,8 +124,12 @@ static int sn__zinit(sn_config *cfg, const json_t *v, sn_error *err) {
     return sn_seterr(err, SN_EBADREQ, "config 'zinit' must be an object");
   if (mode && strcmp(mode, "off") != 0 && strcmp(mode, "backend") != 0)
     return sn_seterr(err, SN_EBADREQ, "config 'zinit.mode' must be off or backend");
-  if (proto && strcmp(proto, "auto") != 0 && strcmp(proto, "jsonrpc") != 0)
-    return sn_seterr(err, SN_EBADREQ, "config 'zinit.protocol': only auto and jsonrpc (zinit 0.2.15+) are supported yet");
+  const char *dir = json_string_value(json_object_get(v, "config_dir"));
+  if (proto && strcmp(proto, "auto") != 0 && strcmp(proto, "jsonrpc") != 0 && strcmp(proto, "text") != 0)
+    return sn_seterr(err, SN_EBADREQ, "config 'zinit.protocol' must be auto, jsonrpc or text");
+  cfg->zinit_protocol = !proto || strcmp(proto, "auto") == 0 ? 0 : strcmp(proto, "jsonrpc") == 0 ? 1 : 2;
+  free(cfg->zinit_config_dir);
+  cfg->zinit_config_dir = sn_strdup(dir ? dir : "/etc/zinit");
   if (prefix && (strlen(prefix) >= sizeof(cfg->zinit_prefix) || strpbrk(prefix, "/\\.")))
     return sn_seterr(err, SN_EBADREQ, "config 'zinit.prefix' must be short and hold no / \\ or .");
   cfg->zinit_backend = mode && strcmp(mode, "backend") == 0;

@@ -31,6 +31,8 @@ typedef struct sn_config {
   int zinit_backend;          /* zinit.mode == "backend": exec tasks run as zinit services */
   char *zinit_socket;         /* owned */
   char zinit_prefix[64];
+  int zinit_protocol;         /* 0 auto, 1 jsonrpc, 2 text (SN_ZPROTO_*) */
+  char *zinit_config_dir;     /* owned; the text protocol writes service files here */
   char *state_dir;            /* owned; NULL = no state file */
   char *shim_path;        /* owned; NULL = supernode-shim beside the binary */
   int net_autocreate;

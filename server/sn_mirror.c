@@ -332,6 +332,14 @@ static void sn__message(redisAsyncContext *ac, void *r, void *priv) {
 static void sn__connect(sn_rconn *rc);
 static void sn__maybe_free(sn_mirror *m);
 
+static void sn__retry(uv_timer_t *t);
+
+/* Tries this connection again after its backoff, which then doubles. */
+static void sn__retry_later(sn_rconn *rc) {
+  uv_timer_start(&rc->retry, sn__retry, rc->backoff_ms, 0);
+  rc->backoff_ms = sn_backoff_next(rc->backoff_ms, SN_MIRROR_BACKOFF_MAX);
+}
+
 static void sn__retry(uv_timer_t *t) {
   sn_rconn *rc = t->data;
   sn_log(SN_LOG_DEBUG, NULL, "redis: reconnecting (connection %d)", rc->role);
@@ -359,8 +367,7 @@ static void sn__lost(sn_rconn *rc, const redisAsyncContext *ac) {
       sn_log(SN_LOG_WARN, NULL, "redis %s:%d down: retrying", m->host, m->port);
     m->was_up = 0;
   }
-  uv_timer_start(&rc->retry, sn__retry, rc->backoff_ms, 0);
-  rc->backoff_ms = rc->backoff_ms * 2 > SN_MIRROR_BACKOFF_MAX ? SN_MIRROR_BACKOFF_MAX : rc->backoff_ms * 2;
+  sn__retry_later(rc);
 }
 
 static sn_rconn *sn__find_rc(const redisAsyncContext *ac) {
@@ -409,8 +416,7 @@ static void sn__connect_timeout(uv_timer_t *t) {
   sn_log(SN_LOG_DEBUG, NULL, "redis: connection %d timed out connecting", rc->role);
   rc->ac = NULL;
   redisAsyncFree(ac); /* never connected: no callback runs */
-  uv_timer_start(&rc->retry, sn__retry, rc->backoff_ms, 0);
-  rc->backoff_ms = rc->backoff_ms * 2 > SN_MIRROR_BACKOFF_MAX ? SN_MIRROR_BACKOFF_MAX : rc->backoff_ms * 2;
+  sn__retry_later(rc);
 }
 
 static void sn__resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
@@ -431,8 +437,7 @@ static void sn__resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res
     if (rc->ac)
       redisAsyncFree(rc->ac);
     rc->ac = NULL;
-    uv_timer_start(&rc->retry, sn__retry, rc->backoff_ms, 0);
-    rc->backoff_ms = rc->backoff_ms * 2 > SN_MIRROR_BACKOFF_MAX ? SN_MIRROR_BACKOFF_MAX : rc->backoff_ms * 2;
+    sn__retry_later(rc);
     return;
   }
   rc->ac->data = m;
@@ -454,7 +459,7 @@ static void sn__connect(sn_rconn *rc) {
   if (uv_getaddrinfo(rc->m->n->loop, &rc->gai, sn__resolved, rc->m->host, port, &hints) == 0)
     rc->resolving = 1;
   else
-    uv_timer_start(&rc->retry, sn__retry, rc->backoff_ms, 0);
+    sn__retry_later(rc);
 }
 
 /* Redis is back: rewrite the state of every task and every job not yet ended. */

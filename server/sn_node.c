@@ -68,7 +68,7 @@ int sn_node_init(sn_node *n, uv_loop_t *loop, sn_config *cfg, sn_error *err) {
   if (sn_pools_load(n, cfg->kinds, err) != 0)
     return err->code;
   if (cfg->zinit_backend)
-    n->zinit = sn_zinit_new(n, cfg->zinit_socket);
+    n->zinit = sn_zinit_new(n, cfg->zinit_socket, cfg->zinit_protocol, cfg->zinit_config_dir);
   if (cfg->redis_url) {
     int e = 0;
     if ((n->mirror = sn_mirror_new(n, cfg->redis_url, &e)) == NULL)

@@ -53,6 +53,6 @@ int sn_policy_on_exit(sn_policy *p, const sn_taskconf *c, int clean, uint64_t no
   *delay_ms = p->backoff_ms;
   if (c->exec_interval_ms > *delay_ms)
     *delay_ms = c->exec_interval_ms; /* a failed periodic run still waits its interval */
-  p->backoff_ms = p->backoff_ms * 2 > c->backoff_max_ms ? c->backoff_max_ms : p->backoff_ms * 2;
+  p->backoff_ms = p->backoff_ms * 2 > c->backoff_max_ms ? c->backoff_max_ms : p->backoff_ms * 2; /* 64-bit */
   return c->exec_interval_ms > 0 ? SN_NEXT_PERIODIC : SN_NEXT_RESTART;
 }

@@ -13,6 +13,10 @@ int sn_valid_task_id(const char *s);
 int sn_valid_kind(const char *s);
 /* Fills out with 2*nbytes hex chars of randomness plus NUL; 0 or -1. */
 int sn_random_hex(char *out, size_t nbytes);
+/* The next reconnect delay: doubled, at most max_ms. */
+static inline unsigned sn_backoff_next(unsigned cur_ms, unsigned max_ms) {
+  return cur_ms * 2 > max_ms ? max_ms : cur_ms * 2;
+}
 /* Constant-time comparison of two NUL-terminated secrets. */
 int sn_secret_eq(const char *a, const char *b);
 

@@ -1,8 +1,8 @@
 /* A client for zinit's unix socket, JSON-RPC 2.0 (zinit 0.2.15 and later):
  * one connection carries many requests, each with an id and a deadline;
  * replies end with a newline. Non-blocking on the loop; reconnects with
- * backoff. (The one-line text protocol of zinit 0.2.14 and earlier is not
- * implemented yet.) */
+ * backoff. Or zinit 0.2.14 and earlier's one-line text protocol (sn_zinit_text.c),
+ * chosen by config or detected (auto: JSON-RPC first). */
 #ifndef SN_ZINIT_H
 #define SN_ZINIT_H
 
@@ -14,7 +14,10 @@ typedef struct sn_zinit sn_zinit;
 /* result is borrowed and NULL on error; error is {code, message} or NULL. */
 typedef void (*sn_zinit_cb)(sn_zinit *z, json_t *result, json_t *error, void *ud);
 
-sn_zinit *sn_zinit_new(sn_node *n, const char *socket_path);
+enum { SN_ZPROTO_AUTO, SN_ZPROTO_JSONRPC, SN_ZPROTO_TEXT };
+
+/* proto: SN_ZPROTO_*; config_dir: where the text protocol's service files go. */
+sn_zinit *sn_zinit_new(sn_node *n, const char *socket_path, int proto, const char *config_dir);
 void sn_zinit_close(sn_zinit *z);
 int sn_zinit_up(const sn_zinit *z);
 const char *sn_zinit_socket(const sn_zinit *z);

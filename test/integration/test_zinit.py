@@ -19,14 +19,15 @@ STANDIN = next(p for p in (os.path.join(HERE, "../../../shared/tools/zinit-stand
 
 
 class Zinit:
-    def __init__(self, d=None):
+    def __init__(self, d=None, protocol="jsonrpc"):
         self.dir = d or tempfile.mkdtemp(prefix="sn-zinit-")
         self.sock = os.path.join(self.dir, "zinit.sock")
+        self.protocol = protocol
         self.start()
 
     def start(self):
-        self.proc = subprocess.Popen([sys.executable, STANDIN, "--socket", self.sock, "--config", self.dir],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen([sys.executable, STANDIN, "--socket", self.sock, "--config", self.dir,
+                                      "--protocol", self.protocol], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(lambda: os.path.exists(self.sock), timeout=10)
 
     def stop(self):
@@ -34,6 +35,8 @@ class Zinit:
         self.proc.wait(10)
 
     def call(self, method, *params):
+        if self.protocol == "text":
+            return self.text(method, *params)
         s = socket.socket(socket.AF_UNIX)
         s.connect(self.sock)
         s.sendall(json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).encode())
@@ -44,16 +47,40 @@ class Zinit:
         return json.loads(buf)
 
 
+    def text(self, method, *params):
+        cmd = {"service_list": "list", "service_status": "status"}[method]
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(self.sock)
+        s.sendall((" ".join([cmd, *params]) + "\n").encode())
+        buf = b""
+        while True:
+            c = s.recv(65536)
+            if not c:
+                break
+            buf += c
+        s.close()
+        r = json.loads(buf)
+        return {"result": r["body"]} if r["state"] == "ok" else {"error": r["body"]}
+
+
 def mis(*args):
     return [os.path.join(BIN_DIR, "sn-misbehave"), *args]
 
 
 @test
 def zinit_backend_runs_and_supervises():
-    z = Zinit()
-    node = Node(config={"zinit": {"mode": "backend", "socket": z.sock, "prefix": "sn-"}, "watch_interval_ms": 50})
+    for proto in ("jsonrpc", "text"):
+        print(f"  (zinit {proto} protocol, detected by the node)", flush=True)
+        backend_round(proto)
+
+
+def backend_round(proto):
+    z = Zinit(protocol=proto)
+    node = Node(config={"zinit": {"mode": "backend", "socket": z.sock, "prefix": "sn-", "config_dir": z.dir,
+                                  "protocol": "auto"}, "watch_interval_ms": 50})
     wait_for(lambda: node.stat()[1]["node"]["zinit"] == "connected")
-    check(node.stat()[1]["node"]["zinit"] == "connected", "the node connects to zinit")
+    check(node.stat()[1]["node"]["zinit"] == "connected", f"the node connects to zinit ({proto})")
+    check(f"speaks {'JSON-RPC' if proto == 'jsonrpc' else 'the text protocol'}" in node.log_text(), "and detects its protocol")
     s, r = node.cmd({"cmd": "start", "task_id": "zs", "exec": [os.path.join(BIN_DIR, "sensor")], "start_params": "50"})
     t = wait_for(lambda: (lambda t: t if t["state"] == "running" and t["connected"] else None)(node.task("zs")))
     check(t and t["backend"] == "zinit" and t["zinit_state"] == "Running", "an exec task runs as a zinit service", t and (t["backend"], t["zinit_state"]))
