@@ -17,6 +17,16 @@ SLOW = 10 if WRAP.startswith("valgrind") else 1  # time scale for waits under va
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 results = {"passed": 0, "failed": 0}
+
+
+def shared_tool(name):
+    """A tool from the design contract's shared/tools: $SN_SHARED_TOOLS, or ../shared/tools beside
+    the checkout (the layout the contract is delivered in)."""
+    root = os.path.abspath(os.path.join(HERE, "../.."))
+    for d in (os.environ.get("SN_SHARED_TOOLS"), os.path.join(root, "../shared/tools"), os.path.join(root, "shared/tools")):
+        if d and os.path.exists(os.path.join(d, name)):
+            return os.path.join(d, name)
+    return None
 _tests = []
 
 

@@ -10,12 +10,11 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import HERE, SLOW, Node, check, run_all, test, wait_for  # noqa: E402
+from harness import SLOW, Node, check, run_all, shared_tool, test, wait_for  # noqa: E402
 from snclient import WS  # noqa: E402
 
 BIN_DIR = os.path.dirname(os.path.abspath(os.environ.get("SN_BIN", "build/supernode")))
-STANDIN = next(p for p in (os.path.join(HERE, "../../../shared/tools/zinit-standin"),
-                           os.path.join(HERE, "../../shared/tools/zinit-standin")) if os.path.exists(p))
+STANDIN = shared_tool("zinit-standin")
 
 
 class Zinit:
@@ -26,6 +25,8 @@ class Zinit:
         self.start()
 
     def start(self):
+        if STANDIN is None:
+            raise RuntimeError("shared/tools/zinit-standin not found (set SN_SHARED_TOOLS)")
         self.proc = subprocess.Popen([sys.executable, STANDIN, "--socket", self.sock, "--config", self.dir,
                                       "--protocol", self.protocol], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(lambda: os.path.exists(self.sock), timeout=10)
