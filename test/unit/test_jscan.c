@@ -60,6 +60,20 @@ START_TEST(iterates_array_elements) {
     n++;
   }
   ck_assert_int_eq(n, 4);
+  {
+    const char *tricky = "{\"items\":[\"a\\\"b]\" , [1,[2]],-1.5e3,true,{\"k\":\"}\"}]}";
+    const char *want2[] = {"\"a\\\"b]\"", "[1,[2]]", "-1.5e3", "true", "{\"k\":\"}\"}"};
+    pos = 0;
+    n = 0;
+    ck_assert_int_eq(sn_jscan_object(tricky, strlen(tricky), keys, 1, v, NULL), 0);
+    while (sn_jscan_array_next(tricky, v[0], &pos, &e)) {
+      ck_assert_int_lt(n, 5);
+      ck_assert_uint_eq(e.len, strlen(want2[n]));
+      ck_assert_int_eq(memcmp(tricky + e.off, want2[n], e.len), 0);
+      n++;
+    }
+    ck_assert_int_eq(n, 5);
+  }
   msg = "{\"items\":[]}";
   pos = 0;
   ck_assert_int_eq(sn_jscan_object(msg, strlen(msg), keys, 1, v, NULL), 0);
