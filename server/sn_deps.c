@@ -8,6 +8,7 @@
 
 /* Depth-first from `from` along `after` links: does it reach target? */
 static int sn__reaches(sn_node *n, const json_t *after, const char *target, int depth) {
+  /* zinit: names are outside services: they cannot close a cycle through our tasks. */
   size_t i;
   json_t *e;
   if (after == NULL || depth > 1000)
@@ -24,6 +25,12 @@ static int sn__reaches(sn_node *n, const json_t *after, const char *target, int 
 }
 
 int sn_deps_check(sn_node *n, const sn_taskconf *conf, sn_error *err) {
+  size_t i;
+  json_t *e;
+  json_array_foreach(conf->after, i, e) {
+    if (strncmp(json_string_value(e), "zinit:", 6) == 0 && n->zinit == NULL)
+      return sn_seterr(err, SN_EBADREQ, "field 'after': %s needs the zinit backend", json_string_value(e));
+  }
   if (sn__reaches(n, conf->after, conf->task_id, 0))
     return sn_seterr(err, SN_EBADREQ, "field 'after': dependency cycle through %s", conf->task_id);
   return 0;
@@ -33,7 +40,15 @@ int sn_deps_ready(const sn_task *t) {
   size_t i;
   json_t *e;
   json_array_foreach(t->conf.after, i, e) {
-    sn_task *d = sn_node_find(t->node, json_string_value(e));
+    const char *id = json_string_value(e);
+    if (strncmp(id, "zinit:", 6) == 0) {
+      /* An outside service: running (or a oneshot that succeeded), as zinit itself requires. */
+      const char *st = json_string_value(json_object_get(t->node->zext, id + 6));
+      if (st == NULL || (strcmp(st, "Running") != 0 && strcmp(st, "Success") != 0))
+        return 0;
+      continue;
+    }
+    sn_task *d = sn_node_find(t->node, id);
     if (d == NULL || d->state != SN_ST_RUNNING || d->removing)
       return 0;
   }

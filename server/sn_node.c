@@ -67,6 +67,7 @@ int sn_node_init(sn_node *n, uv_loop_t *loop, sn_config *cfg, sn_error *err) {
   signal(SIGPIPE, SIG_IGN);
   if (sn_pools_load(n, cfg->kinds, err) != 0)
     return err->code;
+  n->zext = json_object();
   if (cfg->zinit_backend)
     n->zinit = sn_zinit_new(n, cfg->zinit_socket, cfg->zinit_protocol, cfg->zinit_config_dir);
   if (cfg->redis_url) {
@@ -351,4 +352,6 @@ void sn_node_free(sn_node *n) {
   free(n->ptab);
   n->ptab = NULL;
   sn_pools_free(n); /* after the loop: tasks kept pointers to their pools until the end */
+  json_decref(n->zext);
+  n->zext = NULL;
 }

@@ -347,6 +347,7 @@ struct sn_node {
   struct sn_mirror *mirror;  /* Redis, or NULL */
   sn_list pools;             /* sn_pool, from the config's kinds */
   sn_zinit *zinit;           /* the zinit backend's client, or NULL */
+  json_t *zext;              /* states of outside zinit services named in `after`, owned */
   int state_dirty, state_writing;
   int jobs_closing;
   uint64_t gseq;

@@ -201,6 +201,37 @@ static void sn__status(sn_zinit *z, json_t *result, json_t *error, void *ud) {
   }
 }
 
+static void sn__ext_status(sn_zinit *z, json_t *result, json_t *error, void *ud) {
+  sn_node *n = ud;
+  (void)z;
+  if (error || !json_is_string(json_object_get(result, "name")))
+    return;
+  const char *st = json_string_value(json_object_get(result, "state"));
+  const char *nm = json_string_value(json_object_get(result, "name"));
+  json_t *old = json_object_get(n->zext, nm);
+  int changed = !old || !st || strcmp(json_string_value(old), st) != 0;
+  json_object_set_new(n->zext, nm, json_string(st ? st : "Unknown"));
+  if (changed)
+    sn_deps_unblock(n);
+}
+
+/* Outside services named by blocked tasks' `after`: their states, polled. */
+static void sn__poll_ext(sn_node *n) {
+  sn_list *pos, *tmp;
+  sn_list_foreach(pos, tmp, &n->tasks) {
+    sn_task *t = sn_list_entry(pos, sn_task, link);
+    size_t i;
+    json_t *e;
+    if (t->state != SN_ST_BLOCKED)
+      continue;
+    json_array_foreach(t->conf.after, i, e) {
+      const char *id = json_string_value(e);
+      if (strncmp(id, "zinit:", 6) == 0)
+        sn_zinit_call(n->zinit, "service_status", json_pack("[s]", id + 6), sn__ext_status, n);
+    }
+  }
+}
+
 void sn_zinit_poll(sn_node *n) {
   sn_list *pos, *tmp;
   sn_list_foreach(pos, tmp, &n->tasks) {
@@ -210,6 +241,7 @@ void sn_zinit_poll(sn_node *n) {
       sn_zinit_call(n->zinit, "service_status", sn__p1(t), sn__status, t);
     }
   }
+  sn__poll_ext(n);
 }
 
 /* A run begun outside sn_task (zinit came back): the same bookkeeping. */

@@ -155,10 +155,38 @@ def zinit_absent_then_back():
 
 
 @test
-def readoption_after_node_sigkill():
+def after_names_outside_zinit_services():
     z = Zinit()
+    z.call("service_create", "extdb", {"exec": "/bin/sleep 1000"})
+    node = Node(config={"zinit": {"mode": "backend", "socket": z.sock}})
+    wait_for(lambda: node.stat()[1]["node"]["zinit"] == "connected")
+    node.cmd({"cmd": "start", "task_id": "app", "exec": mis("hang"), "after": ["zinit:extdb"]})
+    time.sleep(0.5)
+    check(node.task("app")["state"] == "blocked", "a task after zinit:extdb waits while that service is not running")
+    z.call("service_monitor", "extdb")
+    t = wait_for(lambda: (lambda t: t if t["state"] == "running" else None)(node.task("app")))
+    check(t is not None, "and starts once zinit runs it")
+    content = json.load(open(os.path.join(z.dir, "sn-app.yaml")))
+    check(content.get("after") == ["extdb"] and content.get("oneshot") is True, "the service file names it in after, oneshot", content)
+    node.stop()
+    z.stop()
+    plain = Node()
+    s, r = plain.cmd({"cmd": "start", "task_id": "x", "mode": "net", "after": ["zinit:redis"]})
+    check(s == 400 and "zinit" in r["error"]["message"], "without the zinit backend a zinit: dependency is refused", r)
+    plain.stop()
+
+
+@test
+def readoption_after_node_sigkill():
+    for proto in ("jsonrpc", "text"):
+        print(f"  (zinit {proto} protocol)", flush=True)
+        readoption_round(proto)
+
+
+def readoption_round(proto):
+    z = Zinit(protocol=proto)
     state = tempfile.mkdtemp(prefix="sn-state-")
-    cfg = {"zinit": {"mode": "backend", "socket": z.sock}, "state_dir": state, "watch_interval_ms": 100}
+    cfg = {"zinit": {"mode": "backend", "socket": z.sock, "config_dir": z.dir}, "state_dir": state, "watch_interval_ms": 100}
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
