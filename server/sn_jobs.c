@@ -183,13 +183,6 @@ static int sn__servable(sn_node *n, const char *kind) {
   return sn_pool_find(n, kind) != NULL;
 }
 
-static size_t sn__queued(sn_node *n) {
-  size_t k = 0;
-  sn_list *pos, *tmp;
-  sn_list_foreach(pos, tmp, &n->jobq) k++;
-  return k;
-}
-
 /* Starts a created job: its timeout runs from now, then it queues or runs. */
 static int sn__start(sn_job *j, sn_error *err) {
   sn_node *n = j->node;
@@ -204,7 +197,7 @@ static int sn__start(sn_job *j, sn_error *err) {
       return sn_seterr(err, SN_EUNAVAIL, "redis is not reachable");
     return 0;
   }
-  if (sn__queued(n) >= n->cfg->max_queued_jobs)
+  if (sn_list_count(&n->jobq) >= n->cfg->max_queued_jobs)
     return sn_seterr(err, SN_EUNAVAIL, "max_queued_jobs (%llu) reached", (unsigned long long)n->cfg->max_queued_jobs);
   sn__set(j, SN_J_QUEUED);
   sn_list_push(&n->jobq, &j->qlink);
@@ -397,10 +390,7 @@ void sn_jobs_worker_gone(sn_task *t) {
     sn_log(SN_LOG_WARN, t->conf.task_id, "worker gone mid-job %s: dispatching it again", j->id);
     sn__set(j, SN_J_QUEUED);
     /* First in line again: it was dispatched before everything still queued. */
-    j->qlink.next = t->node->jobq.next;
-    j->qlink.prev = &t->node->jobq;
-    t->node->jobq.next->prev = &j->qlink;
-    t->node->jobq.next = &j->qlink;
+    sn_list_push_front(&t->node->jobq, &j->qlink);
     sn_jobs_pump(t->node);
     return;
   }
@@ -544,10 +534,7 @@ void sn_jobs_from_redis(sn_node *n, json_t *h, int adopt) {
     uv_timer_start(&j->timer, sn__timed_out, j->timeout_ms, 0);
   sn_list_remove(&j->qlink);
   j->status = SN_J_QUEUED;
-  j->qlink.next = n->jobq.next;
-  j->qlink.prev = &n->jobq;
-  n->jobq.next->prev = &j->qlink;
-  n->jobq.next = &j->qlink;
+  sn_list_push_front(&n->jobq, &j->qlink);
   (void)err;
   sn_jobs_pump(n);
 }

@@ -20,6 +20,13 @@ static inline void sn_list_push(sn_list *head, sn_list *e) {
   head->prev = e;
 }
 
+static inline void sn_list_push_front(sn_list *head, sn_list *e) {
+  e->next = head->next;
+  e->prev = head;
+  head->next->prev = e;
+  head->next = e;
+}
+
 static inline void sn_list_remove(sn_list *e) {
   if (e->next == NULL || e->next == e)
     return;

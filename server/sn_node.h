@@ -166,6 +166,11 @@ void sn_task_destroy(sn_task *t);
 const char *sn_state_name(int state);
 /* Wakes every fetcher of the task (new items or removal). */
 void sn_task_wake_fetchers(sn_task *t);
+/* A run has begun: counts it and resets its clocks. */
+void sn_task_began(sn_task *t);
+/* ... and sets the state: running, or starting until its health check passes
+ * (under zinit, also until zinit reports its pid). */
+void sn_task_ran(sn_task *t);
 /* A run is in progress (our process, or a zinit service). */
 int sn_task_has_run(const sn_task *t);
 /* Appends items and wakes fetchers (used by the worker channel). */

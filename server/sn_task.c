@@ -66,14 +66,16 @@ static void sn__run(sn_task *t);
 
 static void sn__timer_fired(uv_timer_t *h) { sn__run(h->data); }
 
-/* Marks a new run as begun: running, or starting until its health check
- * passes (under zinit, also until zinit reports its pid). */
-static void sn__ran(sn_task *t) {
+void sn_task_began(sn_task *t) {
   t->runs++;
   t->started_at_ms = sn_now_ms();
   t->last_activity_ms = t->started_at_ms;
   t->stopping_reason = -1;
   t->mem_kb = 0;
+}
+
+void sn_task_ran(sn_task *t) {
+  sn_task_began(t);
   if (t->zinit)
     sn_log(SN_LOG_INFO, t->conf.task_id, "starting as zinit service %s%s", t->node->cfg->zinit_prefix, t->conf.task_id);
   else
@@ -96,12 +98,12 @@ static int sn__spawn(sn_task *t, int from_command, sn_error *err) {
     if (sn_zsvc_run(t, from_command, err) != 0)
       return err->code;
     if (!t->zpending)
-      sn__ran(t);
+      sn_task_ran(t);
     return 0;
   }
   if (sn_proc_spawn(t, err) != 0)
     return err->code;
-  sn__ran(t);
+  sn_task_ran(t);
   return 0;
 }
 
@@ -172,11 +174,9 @@ static void sn__finish_waiters(sn_task *t) {
       if (t->state != SN_ST_RUNNING && !t->removing) {
         sn_policy_reset(&t->policy);
         t->restarts++;
-        if (t->conf.mode == SN_MODE_EXEC && sn_task_start(t, &err) != 0) {
+        if (sn_task_start(t, &err) != 0) { /* only an exec task's spawn can fail */
           sn_log(SN_LOG_ERROR, t->conf.task_id, "%s", err.msg);
           sn_task_on_exit(t, 127, 0);
-        } else if (t->conf.mode == SN_MODE_NET) {
-          sn_task_start(t, &err);
         }
       }
       sn_req_ok(r, json_pack("{s:o}", "task", sn_task_to_json(t)));

@@ -244,16 +244,6 @@ void sn_zinit_poll(sn_node *n) {
   sn__poll_ext(n);
 }
 
-/* A run begun outside sn_task (zinit came back): the same bookkeeping. */
-static void sn__zran(sn_task *t) {
-  t->runs++;
-  t->started_at_ms = t->last_activity_ms = sn_now_ms();
-  t->stopping_reason = -1;
-  sn_task_set_state(t, SN_ST_STARTING);
-  if (t->conf.health_check)
-    sn_health_start(t);
-}
-
 /* A task restored from the state file: adopt its service if zinit still
  * runs it (same pid, same secret, rules re-armed), else start it afresh. */
 static void sn__adopt(sn_zinit *z, json_t *result, json_t *error, void *ud) {
@@ -267,9 +257,7 @@ static void sn__adopt(sn_zinit *z, json_t *result, json_t *error, void *ud) {
     t->zpending = 0;
     t->zrun = t->zcreated = t->zsaw_pid = 1;
     t->pid = (int)pid;
-    t->runs++;
-    t->started_at_ms = t->last_activity_ms = sn_now_ms();
-    t->stopping_reason = -1;
+    sn_task_began(t);
     snprintf(t->zinit_state, sizeof(t->zinit_state), "%s", st);
     sn_log(SN_LOG_INFO, t->conf.task_id, "adopted the running zinit service (pid %d)", t->pid);
     sn_task_set_state(t, SN_ST_RUNNING);
@@ -279,7 +267,7 @@ static void sn__adopt(sn_zinit *z, json_t *result, json_t *error, void *ud) {
   }
   t->zcreated = !error; /* a stopped service file is replaced by the new run */
   if (sn_zsvc_run(t, 0, &err) == 0 && !t->zpending)
-    sn__zran(t);
+    sn_task_ran(t);
 }
 
 void sn_zinit_reconnected(sn_node *n) {
@@ -294,7 +282,7 @@ void sn_zinit_reconnected(sn_node *n) {
       if (sn_zsvc_run(t, 0, &err) != 0)
         sn_log(SN_LOG_ERROR, t->conf.task_id, "%s", err.msg);
       else if (!t->zpending)
-        sn__zran(t); /* the run that waited for zinit begins */
+        sn_task_ran(t); /* the run that waited for zinit begins */
     }
   }
 }
