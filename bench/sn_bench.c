@@ -163,7 +163,7 @@ static char *ws_recv(wsconn *c, size_t *plen, size_t *consumed) {
 static void http_post(int port, const char *body) {
   wsconn c = {tcp_connect(port), NULL, 0, 0};
   char req[1024];
-  int n = snprintf(req, sizeof(req), "POST /m/cmd HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n%s",
+  int n = snprintf(req, sizeof(req), "POST /m/cmd HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %zu\r\n\r\n%s",
                    strlen(body), body);
   write_all(c.fd, req, (size_t)n);
   http_head(&c);

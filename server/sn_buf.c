@@ -30,6 +30,15 @@ void sn_buf_reserve(sn_buf *b, size_t more) {
   b->cap = cap;
 }
 
+char *sn_buf_cstr(sn_buf *b) {
+  if (b->base == NULL) {
+    b->base = sn_malloc(b->pre + 1);
+    b->cap = 0; /* the byte for the NUL is always there beyond cap */
+  }
+  b->base[b->pre + b->len] = '\0';
+  return b->base + b->pre;
+}
+
 void sn_buf_append(sn_buf *b, const void *p, size_t n) {
   sn_buf_reserve(b, n);
   memcpy(b->base + b->pre + b->len, p, n);

@@ -17,6 +17,9 @@ void sn_buf_init(sn_buf *b, size_t pre);
 void sn_buf_free(sn_buf *b);
 static inline char *sn_buf_data(sn_buf *b) { return b->base + b->pre; }
 static inline void sn_buf_reset(sn_buf *b) { b->len = 0; }
+/* NUL-terminates the data (allocating when nothing was ever appended, as for
+ * an empty message) and returns it. */
+char *sn_buf_cstr(sn_buf *b);
 void sn_buf_reserve(sn_buf *b, size_t more);
 void sn_buf_append(sn_buf *b, const void *p, size_t n);
 void sn_buf_puts(sn_buf *b, const char *s);

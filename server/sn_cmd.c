@@ -36,7 +36,7 @@ static void sn__start(sn_node *n, json_t *req, sn_req *r) {
   sn_task *t;
   if (sn_node_build_conf(n, req, &conf, &err) || sn_node_add_task(n, &conf, &t, &err))
     return sn__fail(r, &err);
-  sn_req_ok(r, json_pack("{s:o}", "task", sn_task_to_json(t)));
+  sn_req_ok_with(r, "task", sn_task_to_json(t));
 }
 
 static void sn__stop(sn_node *n, json_t *req, sn_req *r) {
@@ -60,7 +60,7 @@ static void sn__remove(sn_node *n, json_t *req, sn_req *r) {
 static void sn__status(sn_node *n, json_t *req, sn_req *r) {
   sn_task *t = sn__task(n, req, r);
   if (t)
-    sn_req_ok(r, json_pack("{s:o}", "task", sn_task_to_json(t)));
+    sn_req_ok_with(r, "task", sn_task_to_json(t));
 }
 
 static void sn__list(sn_node *n, json_t *req, sn_req *r) {
@@ -70,7 +70,7 @@ static void sn__list(sn_node *n, json_t *req, sn_req *r) {
   sn_list_foreach(pos, tmp, &n->tasks) {
     json_array_append_new(tasks, sn_task_to_json(sn_list_entry(pos, sn_task, link)));
   }
-  sn_req_ok(r, json_pack("{s:o}", "tasks", tasks));
+  sn_req_ok_with(r, "tasks", tasks);
 }
 
 static void sn__update(sn_node *n, json_t *req, sn_req *r) {
@@ -106,7 +106,7 @@ static void sn__update(sn_node *n, json_t *req, sn_req *r) {
     return sn__fail(r, &err);
   sn_log(SN_LOG_INFO, t->conf.task_id, "settings updated");
   sn_state_changed(n);
-  sn_req_ok(r, json_pack("{s:o}", "task", sn_task_to_json(t)));
+  sn_req_ok_with(r, "task", sn_task_to_json(t));
 }
 
 static void sn__send(sn_node *n, json_t *req, sn_req *r) {
@@ -144,7 +144,7 @@ static void sn__logs(sn_node *n, json_t *req, sn_req *r) {
     json_array_append_new(out, json_pack("{s:I, s:s, s:s}", "ts_ms", (json_int_t)l->ts_ms, "stream",
                                          l->stream ? "stderr" : "stdout", "line", l->line));
   }
-  sn_req_ok(r, json_pack("{s:o}", "lines", out));
+  sn_req_ok_with(r, "lines", out);
 }
 
 static void sn__ping(sn_node *n, json_t *req, sn_req *r) {

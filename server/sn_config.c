@@ -1,6 +1,8 @@
 #include "sn_config.h"
 
 #include <fnmatch.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -39,6 +41,8 @@ void sn_config_free(sn_config *cfg) {
   free(cfg->zinit_config_dir);
   free(cfg->state_dir);
   json_decref(cfg->exec_allow);
+  json_decref(cfg->allowed_origins);
+  json_decref(cfg->allowed_hosts);
   json_decref(cfg->task_defaults);
   json_decref(cfg->templates);
   json_decref(cfg->tasks);
@@ -152,6 +156,23 @@ static int sn__check_exec_allow(const json_t *v, sn_error *err) {
   return 0;
 }
 
+/* A list of non-empty strings (allowed_origins, allowed_hosts), or null. */
+static int sn__set_strings(json_t **slot, const json_t *v, const char *name, sn_error *err) {
+  size_t i;
+  json_t *e;
+  if (!json_is_null(v)) {
+    if (!json_is_array(v))
+      return sn_seterr(err, SN_EBADREQ, "config '%s' must be an array of strings", name);
+    json_array_foreach(v, i, e) {
+      if (!json_is_string(e) || json_string_length(e) == 0 || json_string_length(e) > 255)
+        return sn_seterr(err, SN_EBADREQ, "config '%s' entries must be strings of 1..255 bytes", name);
+    }
+  }
+  json_decref(*slot);
+  *slot = json_is_null(v) ? NULL : json_deep_copy(v);
+  return 0;
+}
+
 /* Checks templates and boot tasks now, so a bad file fails at start-up with a
  * message naming the entry rather than later. */
 static int sn__check_tasks(const sn_config *cfg, sn_error *err) {
@@ -192,6 +213,10 @@ int sn_config_load_json(sn_config *cfg, const json_t *root, sn_error *err) {
       rc = sn__get_str(v, k, &cfg->worker_token, err);
     else if (strcmp(k, "allow_remote") == 0)
       rc = sn__get_bool(v, k, &cfg->allow_remote, err);
+    else if (strcmp(k, "allowed_origins") == 0)
+      rc = sn__set_strings(&cfg->allowed_origins, v, k, err);
+    else if (strcmp(k, "allowed_hosts") == 0)
+      rc = sn__set_strings(&cfg->allowed_hosts, v, k, err);
     else if (strcmp(k, "net_autocreate") == 0)
       rc = sn__get_bool(v, k, &cfg->net_autocreate, err);
     else if (strcmp(k, "exec_allow") == 0) {
@@ -257,17 +282,48 @@ int sn_config_load_file(sn_config *cfg, const char *path, sn_error *err) {
   return rc;
 }
 
+/* The pattern with its leading directories (those without glob characters)
+ * resolved like the program's path, so that "/bin/ *" (a glob) still matches where /bin
+ * is a link to /usr/bin. */
+static void sn__canon_pattern(const char *pat, char *out, size_t cap) {
+  char dir[PATH_MAX], real[PATH_MAX];
+  size_t glob = strcspn(pat, "*?["), cut;
+  if (pat[glob] == '\0') { /* a plain path: resolve it whole */
+    if (realpath(pat, real))
+      snprintf(out, cap, "%s", real);
+    else
+      snprintf(out, cap, "%s", pat);
+    return;
+  }
+  for (cut = glob; cut > 0 && pat[cut] != '/'; cut--)
+    ;
+  if (cut == 0 || cut >= sizeof(dir)) {
+    snprintf(out, cap, "%s", pat);
+    return;
+  }
+  memcpy(dir, pat, cut);
+  dir[cut] = '\0';
+  if (realpath(dir, real))
+    snprintf(out, cap, "%s%s", strcmp(real, "/") == 0 ? "" : real, pat + cut);
+  else
+    snprintf(out, cap, "%s", pat);
+}
+
 int sn_config_exec_allowed(const sn_config *cfg, const char *exec0) {
+  char real[PATH_MAX], pat[2 * PATH_MAX];
   size_t i;
   json_t *e;
   if (cfg->exec_allow == NULL)
     return 1;
   /* Without a slash, execvp would search PATH, so the pattern could not
-   * say which file runs: such names are refused when a list is set. */
-  if (exec0[0] != '/')
+   * say which file runs: such names are refused when a list is set. The
+   * path is matched as the file it names (no "..", no links), so that
+   * "/opt/workers/../../bin/sh" is /usr/bin/dash, not a worker. */
+  if (exec0[0] != '/' || realpath(exec0, real) == NULL)
     return 0;
   json_array_foreach(cfg->exec_allow, i, e) {
-    if (fnmatch(json_string_value(e), exec0, FNM_PATHNAME) == 0)
+    sn__canon_pattern(json_string_value(e), pat, sizeof(pat));
+    if (fnmatch(pat, real, FNM_PATHNAME) == 0)
       return 1;
   }
   return 0;

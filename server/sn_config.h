@@ -16,6 +16,8 @@ typedef struct sn_config {
   char *operator_token;   /* owned, NULL = none */
   char *worker_token;     /* owned, NULL = none */
   int allow_remote;
+  json_t *allowed_origins; /* array of exact origins, owned, NULL = none */
+  json_t *allowed_hosts;   /* array of host names, owned, NULL = none */
   json_t *exec_allow;     /* array of patterns, owned, NULL = anything */
   uint64_t max_message_bytes;
   uint64_t max_tasks;

@@ -39,6 +39,7 @@ static void sn__conn_free(sn_conn *c) {
   sn_buf_free(&c->http_resp);
   sn_buf_free(&c->frame);
   json_decref(c->cursors);
+  free(c->leases);
   free(c->upgrade_token);
   free(c);
 }
@@ -81,18 +82,14 @@ void sn_conn_send(sn_conn *c, const void *data, size_t len, int binary) {
 }
 
 void sn_conn_send_json(sn_conn *c, json_t *obj) {
-  char *s = json_dumps(obj, JSON_COMPACT);
-  if (s) {
-    sn_conn_send(c, s, strlen(s), 0);
-    free(s);
-  }
+  char *s = sn_json_dumps_safe(obj);
+  sn_conn_send(c, s, strlen(s), 0);
+  free(s);
   json_decref(obj);
 }
 
 void sn_conn_send_error(sn_conn *c, int code, const char *msg, int close_code) {
-  json_t *o = json_pack("{s:s, s:{s:s, s:s}}", "type", "error", "error", "code",
-                        sn_err_name(code), "message", msg);
-  sn_conn_send_json(c, o);
+  sn_conn_send_json(c, sn_err_json(code, msg, 1));
   if (close_code)
     sn_conn_close(c, close_code);
 }
@@ -166,10 +163,12 @@ void sn_req_hold(sn_req *req) {
 
 static void sn__req_send(sn_req *req, int status, json_t *reply) {
   sn_conn *c = req->conn;
-  if (req->id)
+  if (req->id && reply)
     json_object_set(reply, "id", req->id);
   if (c->wsi != NULL) {
-    char *s = json_dumps(reply, JSON_COMPACT);
+    char *s = sn_json_dumps_safe(reply);
+    if (reply == NULL)
+      status = 500;
     if (c->role == SN_ROLE_HTTP)
       sn_http_respond(c, status, s, strlen(s));
     else
@@ -193,8 +192,16 @@ void sn_req_ok(sn_req *req, json_t *members) {
   sn__req_send(req, 200, reply);
 }
 
+void sn_req_ok_with(sn_req *req, const char *key, json_t *value) {
+  json_t *reply;
+  if (value == NULL) /* a json_pack or to_json that failed: say so, never crash */
+    return sn_req_fail(req, SN_EINTERNAL, "the reply could not be built");
+  reply = json_object();
+  json_object_set_new(reply, "ok", json_true());
+  json_object_set_new(reply, key, value);
+  sn__req_send(req, 200, reply);
+}
+
 void sn_req_fail(sn_req *req, int code, const char *msg) {
-  json_t *reply = json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", sn_err_name(code),
-                            "message", msg);
-  sn__req_send(req, sn_err_http(code), reply);
+  sn__req_send(req, sn_err_http(code), sn_err_json(code, msg, 0));
 }

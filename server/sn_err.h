@@ -4,6 +4,7 @@
 #ifndef SN_ERR_H
 #define SN_ERR_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 #define SN_ERR_MAP(XX)                                   \
@@ -35,5 +36,13 @@ int sn_err_http(int code);
 /* Records code and message in err (if err and no error yet) and returns code. */
 int sn_seterr(sn_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The error object of a reply, {"ok":false,"error":{code,message}}, or of an
+ * event frame, {"type":"error","error":{...}}. The message is repaired to
+ * valid UTF-8 first; never NULL (a reply we cannot build is still a reply). */
+json_t *sn_err_json(int code, const char *msg, int event);
+/* json_dumps(o, JSON_COMPACT) that never returns NULL: a NULL o (a json_pack
+ * that failed) or a failed dump gives an "internal" error body. Free it. */
+char *sn_json_dumps_safe(const json_t *o);
 
 #endif

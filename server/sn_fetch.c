@@ -54,6 +54,79 @@ static void sn__data_frame(sn_buf *b, const char *task_id, const sn_item *it) {
   sn_buf_puts(b, "}");
 }
 
+/* ---- consumers: items leave the queue only once delivered ----
+ *
+ * An item sent to a consumer is leased, not taken: other consumers skip it,
+ * and it goes back to them if this connection closes first. Without ?ack=1
+ * the lease ends when the frame has been handed to the kernel in full (the
+ * next WRITEABLE callback: lws calls it only once its own buffer is empty);
+ * with ?ack=1 when the reader acknowledges the seq. */
+
+static void sn__lease(sn_conn *c, sn_task *t, const sn_item *it) {
+  if (c->nleases == c->leases_cap) {
+    c->leases_cap = c->leases_cap ? c->leases_cap * 2 : 64;
+    c->leases = sn_realloc(c->leases, c->leases_cap * sizeof(*c->leases));
+  }
+  c->leases[c->nleases++] = it->seq;
+  sn_queue_lease(&t->queue, it->seq, 1);
+}
+
+/* Takes every leased item up to seq: the reader has it. */
+static void sn__confirm(sn_conn *c, sn_task *t, uint64_t upto) {
+  size_t i = 0, k;
+  while (i < c->nleases && c->leases[i] <= upto)
+    sn_queue_take(&t->queue, c->leases[i++]);
+  for (k = 0; i < c->nleases; i++, k++)
+    c->leases[k] = c->leases[i];
+  c->nleases = k;
+}
+
+/* The connection ends with items it was sent but did not confirm: they go
+ * back to the other consumers, who may have moved past them. */
+static void sn__return_leases(sn_conn *c, sn_task *t) {
+  uint64_t lowest = UINT64_MAX;
+  size_t back = 0;
+  sn_list *pos, *tmp;
+  for (size_t i = 0; i < c->nleases; i++) {
+    if (sn_queue_lease(&t->queue, c->leases[i], 0)) {
+      back++;
+      if (c->leases[i] < lowest)
+        lowest = c->leases[i];
+    }
+  }
+  c->nleases = 0;
+  if (back == 0)
+    return;
+  sn_log(SN_LOG_INFO, t->conf.task_id, "consumer left with %zu unconfirmed items: they go to the next consumer", back);
+  sn_list_foreach(pos, tmp, &t->fetchers) {
+    sn_conn *o = sn_list_entry(pos, sn_conn, fetch_link);
+    if (o != c && o->consume && o->cursor > lowest)
+      o->cursor = lowest;
+  }
+  sn_task_wake_fetchers(t);
+}
+
+void sn_fetch_receive(sn_conn *c, const char *msg, size_t len, int binary) {
+  json_t *f, *seq;
+  if (!c->ack || c->task == NULL || binary)
+    return; /* fetch streams ignore what other clients send */
+  f = json_loadb(msg, len, 0, NULL);
+  seq = json_object_get(f, "seq");
+  if (json_is_string(json_object_get(f, "type")) && strcmp(json_string_value(json_object_get(f, "type")), "ack") == 0 &&
+      json_is_integer(seq) && json_integer_value(seq) > 0) {
+    sn__confirm(c, c->task, (uint64_t)json_integer_value(seq));
+    lws_callback_on_writable(c->wsi); /* the window has room again */
+  } else {
+    sn_conn_send_error(c, SN_EBADREQ, "expected {\"type\":\"ack\",\"seq\":N}", 0);
+  }
+  json_decref(f);
+}
+
+/* The next item this connection may be sent: consumers skip leased ones. */
+static sn_item *sn__next(sn_conn *c, sn_task *t, uint64_t *cursor, sn_gap *gap) {
+  return c->consume ? sn_queue_peek_free(&t->queue, cursor, gap) : sn_queue_peek(&t->queue, cursor, gap);
+}
+
 /* ---- websocket streams ---- */
 
 static int sn__parse_from(const char *v, int all, uint64_t *seq) {
@@ -107,6 +180,17 @@ int sn_fetch_ws_open(sn_conn *c, const char *task_id) {
   }
   if (sn_http_query(c, "consume", v, sizeof(v)))
     c->consume = strcmp(v, "1") == 0 || strcmp(v, "true") == 0;
+  if (sn_http_query(c, "ack", v, sizeof(v)))
+    c->ack = c->consume && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
+  c->window = 1000;
+  if (sn_http_query(c, "window", v, sizeof(v))) {
+    uint64_t w;
+    if (sn_parse_u64(v, &w) || w < 1 || w > 100000) {
+      sn_conn_send_error(c, SN_EBADREQ, "query 'window' must be 1..100000", LWS_CLOSE_STATUS_POLICY_VIOLATION);
+      return SN_EBADREQ;
+    }
+    c->window = (size_t)w;
+  }
   if (task_id == NULL) {
     c->cursors = json_object();
     sn_list_foreach(pos, tmp, &n->tasks) {
@@ -134,10 +218,16 @@ int sn_fetch_ws_open(sn_conn *c, const char *task_id) {
  * frame is ready (c->bin_pending set when a binary frame must follow). */
 static int sn__build(sn_conn *c, sn_task *t, uint64_t *cursor) {
   sn_gap gap;
-  sn_item *it = sn_queue_peek(&t->queue, cursor, &gap);
+  sn_item *it = sn__next(c, t, cursor, &gap);
   size_t cap = c->node->cfg->max_message_bytes;
-  int count = 0;
+  int count = 0, most = c->batch;
 
+  if (c->ack) { /* at most `window` items out and unconfirmed */
+    if (c->nleases >= c->window)
+      return 0;
+    if ((size_t)most > c->window - c->nleases)
+      most = (int)(c->window - c->nleases);
+  }
   if (cap < SN_FETCH_FRAME_MIN)
     cap = SN_FETCH_FRAME_MIN;
   if (gap.to > gap.from) {
@@ -146,18 +236,18 @@ static int sn__build(sn_conn *c, sn_task *t, uint64_t *cursor) {
   }
   if (it == NULL)
     return 0;
-  if (it->bin || c->batch == 1) {
+  if (it->bin || most == 1) {
     sn__data_frame(&c->frame, t->conf.task_id, it);
     *cursor = it->seq + 1;
     count = 1;
     if (it->bin)
       c->bin_pending = 1; /* the bytes are copied after the header is written */
-    else if (c->consume)
-      sn_queue_take(&t->queue, it->seq);
+    if (c->consume)
+      sn__lease(c, t, it);
   } else {
     sn__head(&c->frame, "items", t->conf.task_id);
     sn_buf_puts(&c->frame, ",\"items\":[");
-    while (it && !it->bin && count < c->batch && (count == 0 || c->frame.len + it->len + 64 <= cap)) {
+    while (it && !it->bin && count < most && (count == 0 || c->frame.len + it->len + 64 <= cap)) {
       if (count++)
         sn_buf_puts(&c->frame, ",");
       sn_buf_puts(&c->frame, "{");
@@ -167,8 +257,8 @@ static int sn__build(sn_conn *c, sn_task *t, uint64_t *cursor) {
       sn_buf_puts(&c->frame, "}");
       *cursor = it->seq + 1;
       if (c->consume)
-        sn_queue_take(&t->queue, it->seq);
-      it = sn_queue_peek(&t->queue, cursor, &gap);
+        sn__lease(c, t, it);
+      it = sn__next(c, t, cursor, &gap);
       if (gap.to > gap.from)
         break; /* cannot happen within one callback; kept for safety */
     }
@@ -214,6 +304,8 @@ int sn_fetch_writeable(sn_conn *c) {
   uint64_t cursor;
   int built = 0;
 
+  if (c->consume && !c->ack && c->nleases && c->bin_pending != 2 && c->task)
+    sn__confirm(c, c->task, UINT64_MAX); /* the last frame is out in full */
   if (c->bin_pending == 2) {
     c->bin_pending = 0;
     if (sn__write_frame(c, 1))
@@ -248,8 +340,6 @@ int sn_fetch_writeable(sn_conn *c) {
     sn_buf_reset(&c->frame);
     if (it)
       sn_buf_append(&c->frame, it->data, it->len);
-    if (it && c->consume)
-      sn_queue_take(&t->queue, it->seq);
     c->bin_pending = 2;
   }
   lws_callback_on_writable(c->wsi);
@@ -259,6 +349,8 @@ int sn_fetch_writeable(sn_conn *c) {
 void sn_fetch_closed(sn_conn *c) {
   if (sn_list_linked(&c->fetch_link))
     sn_list_remove(&c->fetch_link);
+  if (c->nleases && c->task && c->role == SN_ROLE_WS_FETCH)
+    sn__return_leases(c, c->task);
   if (c->role != SN_ROLE_WS_WCH)
     c->task = NULL;
 }
@@ -269,6 +361,7 @@ void sn_fetch_end_task(sn_task *t, const char *reason) {
     sn_conn *c = sn_list_entry(pos, sn_conn, fetch_link);
     sn_list_remove(&c->fetch_link);
     c->task = NULL;
+    c->nleases = 0; /* the queue goes with the task */
     if (c->role == SN_ROLE_HTTP) {
       sn_http_respond_error(c, SN_ENOTFOUND, "task removed");
       continue;

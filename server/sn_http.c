@@ -9,7 +9,13 @@
 
 #include "sn_log.h"
 #include "sn_node.h"
+#include "sn_origin.h"
 #include "sn_util.h"
+
+/* Bounds of a stat stream's interval: faster would be a busy loop, slower
+ * than an hour is a mistake, and ms * 1000 must fit lws's microseconds. */
+#define SN_STAT_MIN_MS 100
+#define SN_STAT_MAX_MS 3600000
 
 static sn_node *sn__node(struct lws *wsi) {
   return lws_context_user(lws_get_context(wsi));
@@ -39,12 +45,24 @@ int sn_http_query_wsi(struct lws *wsi, const char *name, char *buf, size_t len) 
 
 /* Builds status line, headers and body in one buffer. For HTTP/1 one write
  * carries it all (as lws_return_http_status does), with our JSON body. */
+/* Lets the page that made a request it was admitted for read the reply: the
+ * node's own page, an allowed origin, or a page that presented the token. */
+static int sn__cors_headers(struct lws *wsi, unsigned char **p, unsigned char *end) {
+  char origin[300];
+  int n = lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
+  if (n <= 0)
+    return 0;
+  return lws_add_http_header_by_name(wsi, (unsigned char *)"access-control-allow-origin:", (unsigned char *)origin, n,
+                                     p, end) ||
+         lws_add_http_header_by_name(wsi, (unsigned char *)"vary:", (unsigned char *)"Origin", 6, p, end);
+}
+
 static int sn__build_response(struct lws *wsi, sn_buf *out, int status, const char *body, size_t len) {
-  unsigned char hdr[512], *p = hdr, *end = hdr + sizeof(hdr);
+  unsigned char hdr[1024], *p = hdr, *end = hdr + sizeof(hdr);
   char clen[24];
   int n = snprintf(clen, sizeof(clen), "%zu", len);
 
-  if (lws_add_http_header_status(wsi, (unsigned int)status, &p, end) ||
+  if (lws_add_http_header_status(wsi, (unsigned int)status, &p, end) || sn__cors_headers(wsi, &p, end) ||
       lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, (unsigned char *)"application/json", 16, &p, end) ||
       lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, (unsigned char *)clen, n, &p, end) ||
       lws_add_http_header_by_name(wsi, (unsigned char *)"cache-control:", (unsigned char *)"no-store", 8, &p, end) ||
@@ -67,8 +85,8 @@ void sn_http_respond(sn_conn *c, int status, const char *body, size_t len) {
 }
 
 static char *sn__error_body(int code, const char *msg) {
-  json_t *o = json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", sn_err_name(code), "message", msg);
-  char *s = json_dumps(o, JSON_COMPACT);
+  json_t *o = sn_err_json(code, msg, 0);
+  char *s = sn_json_dumps_safe(o);
   json_decref(o);
   return s;
 }
@@ -117,21 +135,38 @@ static int sn__token(struct lws *wsi, char *buf, size_t len) {
   return sn_http_query_wsi(wsi, "token", buf, len);
 }
 
-/* Checks exposure, limits and auth common to every request. Returns 0 or an
- * error code with msg filled. */
+/* Copies header tok into buf; "" when absent, NULL-safe marker when too long. */
+static const char *sn__header(struct lws *wsi, enum lws_token_indexes tok, char *buf, size_t len) {
+  if (lws_hdr_total_length(wsi, tok) <= 0)
+    return NULL;
+  if (lws_hdr_copy(wsi, buf, (int)len, tok) < 0)
+    snprintf(buf, len, "(header too long)"); /* matches no host or origin */
+  return buf;
+}
+
+/* Checks exposure, origin, limits and auth common to every request. Returns
+ * 0 to go on, or the HTTP status to refuse with (err filled). */
 static int sn__admit(sn_node *n, struct lws *wsi, const char *path, int new_conn, sn_error *err) {
-  char tok[512];
-  if (!n->cfg->allow_remote && n->cfg->operator_token == NULL && !sn__is_loopback(wsi))
-    return sn_seterr(err, SN_EUNAUTH, "remote peers are refused: set operator_token or allow_remote");
+  char tok[512], host[300], origin[300];
+  const sn_config *cfg = n->cfg;
+  int token_ok = cfg->operator_token && sn__token(wsi, tok, sizeof(tok)) && sn_secret_eq(tok, cfg->operator_token);
+  /* A CORS preflight never carries credentials: with a token configured it
+   * is answered for any page, since the request that follows must bring it. */
+  int preflight = lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI) > 0;
+
+  if (!cfg->allow_remote && cfg->operator_token == NULL && !sn__is_loopback(wsi))
+    return sn_seterr(err, SN_EUNAUTH, "remote peers are refused: set operator_token or allow_remote"), 401;
+  if (sn_origin_check(cfg, sn__header(wsi, WSI_TOKEN_HOST, host, sizeof(host)),
+                      sn__header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof(origin)),
+                      token_ok || (preflight && cfg->operator_token), err))
+    return 403;
   if (n->shutting_down)
-    return sn_seterr(err, SN_EUNAVAIL, "the node is shutting down");
-  if (new_conn && n->nconns >= n->cfg->max_connections)
-    return sn_seterr(err, SN_EUNAVAIL, "max_connections (%llu) reached",
-                     (unsigned long long)n->cfg->max_connections);
-  if (strncmp(path, "/m/", 3) == 0 && n->cfg->operator_token) {
-    if (!sn__token(wsi, tok, sizeof(tok)) || !sn_secret_eq(tok, n->cfg->operator_token))
-      return sn_seterr(err, SN_EUNAUTH, "missing or wrong operator token");
-  }
+    return sn_seterr(err, SN_EUNAVAIL, "the node is shutting down"), 503;
+  if (new_conn && n->nconns >= cfg->max_connections)
+    return sn_seterr(err, SN_EUNAVAIL, "max_connections (%llu) reached", (unsigned long long)cfg->max_connections),
+           503;
+  if (strncmp(path, "/m/", 3) == 0 && cfg->operator_token && !token_ok && !preflight)
+    return sn_seterr(err, SN_EUNAUTH, "missing or wrong operator token"), 401;
   return 0;
 }
 
@@ -152,14 +187,14 @@ static int sn__route_ws(const char *path) {
 static int sn__confirm_upgrade(sn_node *n, struct lws *wsi) {
   char path[256];
   sn_error err = {0};
-  int role;
+  int role, status;
   if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0)
     return sn__respond_now(wsi, 404, SN_ENOTFOUND, "no such path") ? -1 : 1;
   role = sn__route_ws(path);
   if (role == SN_ROLE_NONE)
     return sn__respond_now(wsi, 404, SN_ENOTFOUND, "no such path") ? -1 : 1;
-  if (sn__admit(n, wsi, path, 1, &err))
-    return sn__respond_now(wsi, sn_err_http(err.code), err.code, err.msg) ? -1 : 1;
+  if ((status = sn__admit(n, wsi, path, lws_get_opaque_user_data(wsi) == NULL, &err)) != 0)
+    return sn__respond_now(wsi, status, err.code, err.msg) ? -1 : 1;
   if (role == SN_ROLE_WS_FETCH && sn_node_find(n, path + 9) == NULL)
     return sn__respond_now(wsi, 404, SN_ENOTFOUND, "no such task") ? -1 : 1;
   return 0;
@@ -171,6 +206,12 @@ static void sn__established(sn_node *n, struct lws *wsi) {
   sn_conn *c;
   lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI);
   role = sn__route_ws(path);
+  if ((c = lws_get_opaque_user_data(wsi)) != NULL) {
+    /* The socket served HTTP requests before this upgrade (keep-alive): its
+     * HTTP record goes, so the slot is counted once. */
+    lws_set_opaque_user_data(wsi, NULL);
+    sn_conn_detach(c);
+  }
   c = sn_conn_new(n, wsi, role);
   lws_set_opaque_user_data(wsi, c);
   switch (role) {
@@ -189,8 +230,13 @@ static void sn__established(sn_node *n, struct lws *wsi) {
     char v[32];
     c->stat_interval_ms = 1000;
     if (sn_http_query(c, "interval_ms", v, sizeof(v))) {
-      long ms = strtol(v, NULL, 10);
-      c->stat_interval_ms = ms < 100 ? 100 : (uint64_t)ms;
+      uint64_t ms;
+      if (sn_parse_u64(v, &ms) != 0) {
+        sn_conn_send_error(c, SN_EBADREQ, "query 'interval_ms' must be a number of milliseconds",
+                           LWS_CLOSE_STATUS_POLICY_VIOLATION);
+        break;
+      }
+      c->stat_interval_ms = ms < SN_STAT_MIN_MS ? SN_STAT_MIN_MS : ms > SN_STAT_MAX_MS ? SN_STAT_MAX_MS : ms;
     }
     sn_stat_ws_tick(c);
     break;
@@ -207,15 +253,37 @@ static int sn__refuse(struct lws *wsi, int status, int code, const char *msg) {
   return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+/* A CORS preflight that passed admission (its origin may send the request):
+ * say which methods and headers it may use. */
+static int sn__preflight(struct lws *wsi) {
+  unsigned char hdr[1024], *p = hdr + LWS_PRE, *end = hdr + sizeof(hdr);
+  static const char methods[] = "GET, POST", headers[] = "Authorization, Content-Type";
+  if (lws_add_http_header_status(wsi, 204, &p, end) || sn__cors_headers(wsi, &p, end) ||
+      lws_add_http_header_by_name(wsi, (unsigned char *)"access-control-allow-methods:", (unsigned char *)methods,
+                                  sizeof(methods) - 1, &p, end) ||
+      lws_add_http_header_by_name(wsi, (unsigned char *)"access-control-allow-headers:", (unsigned char *)headers,
+                                  sizeof(headers) - 1, &p, end) ||
+      lws_add_http_header_by_name(wsi, (unsigned char *)"access-control-max-age:", (unsigned char *)"600", 3, &p,
+                                  end) ||
+      lws_add_http_header_content_length(wsi, 0, &p, end) || lws_finalize_http_header(wsi, &p, end))
+    return -1;
+  if (lws_write(wsi, hdr + LWS_PRE, (size_t)(p - (hdr + LWS_PRE)), LWS_WRITE_HTTP_HEADERS) < 0)
+    return -1;
+  return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
 static int sn__http_request(sn_node *n, struct lws *wsi, const char *path) {
   sn_conn *c = lws_get_opaque_user_data(wsi);
   sn_error err = {0};
   char clen[32];
+  int status;
   int post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
   int get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
 
-  if (sn__admit(n, wsi, path, c == NULL, &err))
-    return sn__refuse(wsi, sn_err_http(err.code), err.code, err.msg);
+  if ((status = sn__admit(n, wsi, path, c == NULL, &err)) != 0)
+    return sn__refuse(wsi, status, err.code, err.msg);
+  if (lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI) > 0)
+    return sn__preflight(wsi);
   if (c == NULL) {
     c = sn_conn_new(n, wsi, SN_ROLE_HTTP); /* reused for keep-alive requests */
     lws_set_opaque_user_data(wsi, c);
@@ -268,6 +336,7 @@ static int sn__http_writeable(sn_conn *c) {
 static void sn__receive(sn_conn *c, const void *in, size_t len) {
   struct lws *wsi = c->wsi;
   int first = lws_is_first_fragment(wsi), final = lws_is_final_fragment(wsi);
+  char *msg;
   if (first) {
     sn_buf_reset(&c->rx);
     c->rx_binary = lws_frame_is_binary(wsi);
@@ -283,16 +352,19 @@ static void sn__receive(sn_conn *c, const void *in, size_t len) {
   sn_buf_append(&c->rx, in, len);
   if (!final)
     return;
-  sn_buf_data(&c->rx)[c->rx.len] = '\0';
+  msg = sn_buf_cstr(&c->rx); /* allocated even for an empty message */
   switch (c->role) {
   case SN_ROLE_WS_CMD:
     if (c->rx_binary)
-      sn_conn_send(c, "{\"ok\":false,\"error\":{\"code\":\"bad_json\",\"message\":\"binary frames are not commands\"}}", 84, 0);
+      sn_req_fail(sn_req_new(c, NULL), SN_EBADJSON, "binary frames are not commands");
     else
-      sn_cmd_handle(c, sn_buf_data(&c->rx), c->rx.len);
+      sn_cmd_handle(c, msg, c->rx.len);
     break;
   case SN_ROLE_WS_WCH:
-    sn_wch_receive(c, sn_buf_data(&c->rx), c->rx.len, c->rx_binary);
+    sn_wch_receive(c, msg, c->rx.len, c->rx_binary);
+    break;
+  case SN_ROLE_WS_FETCH:
+    sn_fetch_receive(c, msg, c->rx.len, c->rx_binary);
     break;
   default:
     break; /* fetch and stat streams ignore what clients send */
@@ -320,11 +392,8 @@ static int sn__callback(struct lws *wsi, enum lws_callback_reasons reason, void 
     }
     return 0;
   case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-    if (c && !c->http_resp_ready) {
-      sn_buf_reserve(&c->rx, 1);
-      sn_buf_data(&c->rx)[c->rx.len] = '\0';
-      sn_cmd_handle(c, sn_buf_data(&c->rx), c->rx.len);
-    }
+    if (c && !c->http_resp_ready)
+      sn_cmd_handle(c, sn_buf_cstr(&c->rx), c->rx.len);
     return 0;
   case LWS_CALLBACK_HTTP_WRITEABLE:
     return c ? sn__http_writeable(c) : 0;
@@ -389,7 +458,7 @@ int sn_http_start(sn_node *n, sn_error *err) {
   lws_set_log_level(sn_log_enabled(SN_LOG_DEBUG) ? (LLL_ERR | LLL_WARN | LLL_NOTICE) : (LLL_ERR | LLL_WARN),
                     sn__lws_log);
   memset(&info, 0, sizeof(info));
-  info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+  info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_VALIDATE_UTF8;
   info.foreign_loops = foreign;
   info.user = n;
   info.pt_serv_buf_size = 65536;
@@ -402,7 +471,9 @@ int sn_http_start(sn_node *n, sn_error *err) {
   info.iface = (strcmp(iface, "0.0.0.0") == 0 || strcmp(iface, "::") == 0) ? NULL : iface;
   info.protocols = sn__protocols;
   info.vhost_name = "supernode";
-  info.options = LWS_SERVER_OPTION_LIBUV;
+  /* Text frames that are not UTF-8 close with 1007 (RFC 6455 8.1), before
+   * any of our parsers sees them. */
+  info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8;
   info.keepalive_timeout = 60;
   info.timeout_secs = 60;
   n->vhost = lws_create_vhost(n->lws, &info);

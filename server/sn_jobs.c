@@ -23,7 +23,7 @@ void sn_jobs_init(sn_node *n) {
 
 json_t *sn_job_to_json(const sn_job *j) {
   return json_pack("{s:s, s:s?, s:s?, s:s, s:O, s:O?, s:s?, s:I, s:I, s:I, s:s?, s:s?}", "job_id", j->id, "kind",
-                   j->kind[0] ? j->kind : NULL, "task_id", j->task ? j->task->conf.task_id : (j->want_task[0] ? j->want_task : NULL),
+                   j->kind[0] ? j->kind : NULL, "task_id", j->ran_on[0] ? j->ran_on : (j->want_task[0] ? j->want_task : NULL),
                    "status", sn__jstatus[j->status], "payload", j->payload, "output", j->output, "error", j->error,
                    "timeout_ms", (json_int_t)j->timeout_ms, "created_at_ms", (json_int_t)j->created_ms, "updated_at_ms",
                    (json_int_t)j->updated_ms, "caller_id", j->caller_id, "context_id", j->context_id);
@@ -87,12 +87,13 @@ static void sn__end(sn_job *j, int status, json_t *output, const char *error) {
     t->jobs_done++;
     t->last_activity_ms = sn_now_ms();
   }
+  j->task = NULL; /* ended jobs are kept; the task may not be */
   sn_log(status == SN_J_FINISHED ? SN_LOG_DEBUG : SN_LOG_WARN, t ? t->conf.task_id : NULL, "job %s %s%s%s", j->id,
          sn__jstatus[status], error ? ": " : "", error ? error : "");
   sn_list_foreach(pos, tmp, &j->waiters) {
     sn_req *r = sn_list_entry(pos, sn_req, link);
     sn_list_remove(&r->link);
-    sn_req_ok(r, json_pack("{s:o}", "job", sn_job_to_json(j)));
+    sn_req_ok_with(r, "job", sn_job_to_json(j));
   }
   if (j->stream) {
     sn_conn_unref(j->stream);
@@ -153,6 +154,7 @@ static void sn__dispatch(sn_job *j, sn_task *t) {
                         (json_int_t)j->timeout_ms);
   sn_list_remove(&j->qlink);
   j->task = t;
+  snprintf(j->ran_on, sizeof(j->ran_on), "%s", t->conf.task_id);
   t->job = j;
   t->last_activity_ms = sn_now_ms();
   sn__set(j, SN_J_DISPATCHED);
@@ -294,7 +296,7 @@ void sn_jobs_cmd_job(sn_node *n, json_t *req, sn_req *r) {
     sn_req_hold(r);
     return;
   }
-  sn_req_ok(r, json_pack("{s:o}", "job", sn_job_to_json(j)));
+  sn_req_ok_with(r, "job", sn_job_to_json(j));
 }
 
 static sn_job *sn__find(sn_node *n, json_t *req, sn_req *r) {
@@ -318,13 +320,13 @@ void sn_jobs_cmd_start(sn_node *n, json_t *req, sn_req *r) {
     return sn_req_fail(r, SN_ECONFLICT, "the job was started already");
   if (sn__start(j, &err) != 0)
     return sn_req_fail(r, err.code, err.msg);
-  sn_req_ok(r, json_pack("{s:o}", "job", sn_job_to_json(j)));
+  sn_req_ok_with(r, "job", sn_job_to_json(j));
 }
 
 void sn_jobs_cmd_status(sn_node *n, json_t *req, sn_req *r) {
   sn_job *j = sn__find(n, req, r);
   if (j)
-    sn_req_ok(r, json_pack("{s:o}", "job", sn_job_to_json(j)));
+    sn_req_ok_with(r, "job", sn_job_to_json(j));
 }
 
 /* ---- frames from workers ---- */
@@ -377,6 +379,16 @@ void sn_jobs_frame(sn_task *t, const char *msg, size_t len, int is_result) {
     sn__partial(j, msg, len);
   }
   json_decref(f);
+}
+
+void sn_jobs_task_gone(sn_task *t) {
+  sn_list *pos, *tmp;
+  sn_jobs_worker_gone(t); /* a job it still runs fails over or ends */
+  sn_list_foreach(pos, tmp, &t->node->jobs) {
+    sn_job *j = sn_list_entry(pos, sn_job, link);
+    if (j->task == t)
+      j->task = NULL;
+  }
 }
 
 void sn_jobs_worker_gone(sn_task *t) {

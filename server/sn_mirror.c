@@ -190,8 +190,8 @@ void sn_mirror_job(sn_mirror *m, sn_job *j) {
   if (m == NULL || !sn_mirror_up(m))
     return;
   snprintf(key, sizeof(key), "hero:job:%s", j->id);
-  if (j->task)
-    snprintf(worker, sizeof(worker), "%s:%s", m->n->node_id, j->task->conf.task_id);
+  if (j->ran_on[0])
+    snprintf(worker, sizeof(worker), "%s:%s", m->n->node_id, j->ran_on);
   snprintf(upd, sizeof(upd), "%llu", (unsigned long long)(j->updated_ms / 1000));
   snprintf(cre, sizeof(cre), "%llu", (unsigned long long)(j->created_ms / 1000));
   snprintf(to, sizeof(to), "%llu", (unsigned long long)((j->timeout_ms + 999) / 1000));
@@ -204,7 +204,7 @@ void sn_mirror_job(sn_mirror *m, sn_job *j) {
            "updated_at", upd, "output", output ? output : "", "error", j->error ? j->error : "", NULL);
   if (worker[0])
     sn__cmdv(m, 0, "HSET", key, "worker_id", worker, NULL);
-  if (ended && j->task) {
+  if (ended && j->ran_on[0]) {
     /* This node ran it: publish the result for whoever waits. */
     char reply[200], ttl[24];
     snprintf(reply, sizeof(reply), "hero:reply:%s", j->id);
@@ -213,7 +213,7 @@ void sn_mirror_job(sn_mirror *m, sn_job *j) {
     sn__cmdv(m, 0, "EXPIRE", reply, ttl, NULL);
     sn__cmdv(m, 0, "PUBLISH", "supernode:job_done", j->id, NULL);
   }
-  if (j->status == SN_J_DISPATCHED && j->task) {
+  if (j->status == SN_J_DISPATCHED && j->ran_on[0]) {
     char wq[500];
     snprintf(wq, sizeof(wq), "hero:work_queue:%s", worker);
     sn__cmdv(m, 0, "LPUSH", wq, j->id, NULL);
@@ -471,7 +471,7 @@ static void sn__resync(sn_mirror *m) {
   sn_list_foreach(pos, tmp, &m->n->tasks) sn_mirror_task(m, sn_list_entry(pos, sn_task, link));
   sn_list_foreach(pos, tmp, &m->n->jobs) {
     sn_job *j = sn_list_entry(pos, sn_job, link);
-    if (j->status < SN_J_FINISHED || j->task)
+    if (j->status < SN_J_FINISHED || j->ran_on[0])
       sn_mirror_job(m, j);
   }
 }

@@ -56,7 +56,6 @@ int sn_node_init(sn_node *n, uv_loop_t *loop, sn_config *cfg, sn_error *err) {
   uv_timer_init(loop, &n->poke_timer);
   uv_timer_init(loop, &n->watch_timer);
   n->sigint.data = n->sigterm.data = n->shutdown_timer.data = n->poke_timer.data = n->watch_timer.data = n;
-  n->ptab = sn_malloc(sizeof(sn_pstat) * 8192);
   /* Orphaned descendants of workers are re-parented to the node rather than
    * to init, so the watch can find, kill and reap them. */
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
@@ -349,8 +348,7 @@ void sn_node_free(sn_node *n) {
   if (n->lws)
     lws_context_destroy(n->lws);
   n->lws = NULL;
-  free(n->ptab);
-  n->ptab = NULL;
+  sn_ptab_free(&n->ptab);
   sn_pools_free(n); /* after the loop: tasks kept pointers to their pools until the end */
   json_decref(n->zext);
   n->zext = NULL;

@@ -90,6 +90,9 @@ sn_req *sn_req_new(sn_conn *conn, const json_t *id);
 void sn_req_hold(sn_req *req);
 /* Sends {"ok":true,...members} and frees req; steals members (may be NULL). */
 void sn_req_ok(sn_req *req, json_t *members);
+/* Sends {"ok":true,key:value} and frees req; steals value. A NULL value
+ * (a builder that failed) gives an "internal" error reply instead. */
+void sn_req_ok_with(sn_req *req, const char *key, json_t *value);
 /* Sends the error reply and frees req. */
 void sn_req_fail(sn_req *req, int code, const char *msg);
 
@@ -192,7 +195,8 @@ struct sn_job {
   char id[40];
   char kind[129];
   char want_task[129];      /* asked for this task; "" = any worker of the kind */
-  sn_task *task;            /* the task running it, borrowed; NULL otherwise */
+  sn_task *task;            /* the task running it now, borrowed; NULL otherwise (never kept past the run) */
+  char ran_on[129];         /* the task that ran it last, "" if none: tasks may go, ids stay */
   json_t *payload, *output; /* owned; output NULL until it ends */
   char *error, *caller_id, *context_id; /* owned, may be NULL */
   int status;
@@ -217,6 +221,8 @@ void sn_jobs_worker_gone(sn_task *t);
 void sn_jobs_frame(sn_task *t, const char *msg, size_t len, int is_result);
 void sn_jobs_conn_closed(sn_conn *c);
 json_t *sn_jobs_stat(sn_node *n);
+/* The task is going away: no job may keep pointing at it. */
+void sn_jobs_task_gone(sn_task *t);
 /* Ends every job (node shutdown) and releases them. */
 void sn_jobs_close(sn_node *n);
 json_t *sn_job_to_json(const sn_job *j);
@@ -299,6 +305,10 @@ struct sn_conn {
   sn_list fetch_link;       /* in task->fetchers or node->all_fetchers */
   uint64_t cursor;
   int consume;
+  int ack;                  /* consume with ?ack=1: the reader confirms with {"type":"ack","seq":N} */
+  size_t window;            /* with ack: most items sent and not yet confirmed */
+  uint64_t *leases;         /* consume: seqs sent, not yet confirmed, ascending; owned */
+  size_t nleases, leases_cap;
   int batch;
   json_t *cursors;          /* all-tasks stream: task_id -> next seq */
   sn_buf frame;             /* the one frame being written, LWS_PRE headroom */
@@ -362,7 +372,7 @@ struct sn_node {
   uv_timer_t poke_timer;     /* re-checks shutdown outside lws callbacks; client grace */
   uv_timer_t watch_timer;    /* supervision checks */
   char shim_path[4096];
-  struct sn_pstat *ptab;     /* process table buffer for watch ticks, owned */
+  sn_ptab ptab;              /* process table of the last watch tick, owned */
   int shutting_down;
   int grace_over;
   int finished;
@@ -406,6 +416,8 @@ void sn_wch_closed(sn_conn *c);
 /* Sets up a websocket fetcher from the URL; 0 or an error (already answered). */
 int sn_fetch_ws_open(sn_conn *c, const char *task_id);
 int sn_fetch_writeable(sn_conn *c);
+/* A frame from a fetcher: acks of a consumer, ignored otherwise. */
+void sn_fetch_receive(sn_conn *c, const char *msg, size_t len, int binary);
 void sn_fetch_closed(sn_conn *c);
 /* Ends every fetch stream of a task with the given reason. */
 void sn_fetch_end_task(sn_task *t, const char *reason);

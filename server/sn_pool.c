@@ -198,7 +198,7 @@ void sn_pool_cmd_scale(sn_node *n, json_t *req, sn_req *r) {
     all++;
   while (all > (size_t)want && sn__retire(n, p, 0))
     all--;
-  sn_req_ok(r, json_pack("{s:o}", "tasks", sn__tasks_of(n, p)));
+  sn_req_ok_with(r, "tasks", sn__tasks_of(n, p));
 }
 
 sn_task *sn_pool_claimed(sn_node *n, sn_conn *c, const char *kind) {
@@ -237,7 +237,7 @@ static int sn__grant(sn_node *n, sn_pool *p) {
       }
       t->claimed_by = r->conn;
       sn_log(SN_LOG_INFO, t->conf.task_id, "claimed by a client");
-      sn_req_ok(r, json_pack("{s:o}", "task", sn_task_to_json(t)));
+      sn_req_ok_with(r, "task", sn_task_to_json(t));
       return 1;
     }
   }

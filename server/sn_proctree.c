@@ -39,23 +39,41 @@ static int sn__by_ppid(const void *a, const void *b) {
   return x->ppid < y->ppid ? -1 : x->ppid > y->ppid;
 }
 
-size_t sn_ptable(sn_pstat *out, size_t max) {
+int sn_ptab_read(sn_ptab *tab) {
   DIR *d = opendir("/proc");
   struct dirent *e;
-  size_t n = 0;
+  int rc = 0;
+  tab->n = 0;
   if (d == NULL)
-    return 0;
-  while ((e = readdir(d)) != NULL && n < max) {
+    return -1;
+  while ((e = readdir(d)) != NULL) {
     char *end;
     long pid = strtol(e->d_name, &end, 10);
     if (*end != '\0' || pid <= 0)
       continue;
-    if (sn_pstat_read((pid_t)pid, &out[n]) == 0)
-      n++;
+    if (tab->n == tab->cap) {
+      size_t cap = tab->cap ? tab->cap * 2 : 1024;
+      sn_pstat *v = realloc(tab->v, cap * sizeof(*v));
+      if (v == NULL) {
+        rc = -1;
+        break;
+      }
+      tab->v = v;
+      tab->cap = cap;
+    }
+    if (sn_pstat_read((pid_t)pid, &tab->v[tab->n]) == 0)
+      tab->n++;
   }
   closedir(d);
-  qsort(out, n, sizeof(*out), sn__by_ppid);
-  return n;
+  if (tab->n)
+    qsort(tab->v, tab->n, sizeof(*tab->v), sn__by_ppid);
+  return rc;
+}
+
+void sn_ptab_free(sn_ptab *tab) {
+  free(tab->v);
+  tab->v = NULL;
+  tab->n = tab->cap = 0;
 }
 
 /* Appends the children of parent (the table is sorted by ppid). */
@@ -101,19 +119,17 @@ unsigned long sn_prss_kb(pid_t pid) {
   return resident * (unsigned long)(sysconf(_SC_PAGESIZE) / 1024);
 }
 
-#define SN_PMAX 8192
-
 size_t sn_pkill_tree(pid_t root, int sig, int rounds) {
-  sn_pstat *tab = malloc(sizeof(*tab) * SN_PMAX);
-  pid_t *kids = malloc(sizeof(*kids) * SN_PMAX);
+  sn_ptab tab = {0};
+  pid_t *kids = NULL;
   size_t sent = 0;
-  if (tab == NULL || kids == NULL) {
-    free(tab);
-    free(kids);
-    return 0;
-  }
   while (rounds-- > 0) {
-    size_t n = sn_ptable(tab, SN_PMAX), k = sn_pdescendants(tab, n, root, kids, SN_PMAX), live = 0;
+    size_t k, live = 0;
+    sn_ptab_read(&tab); /* what could be read is still worth killing */
+    free(kids);
+    if ((kids = malloc((tab.n + 1) * sizeof(*kids))) == NULL)
+      break;
+    k = sn_pdescendants(tab.v, tab.n, root, kids, tab.n);
     for (size_t i = 0; i < k; i++) {
       sn_pstat st;
       if (sn_pstat_read(kids[i], &st) == 0 && st.state != 'Z') {
@@ -125,7 +141,7 @@ size_t sn_pkill_tree(pid_t root, int sig, int rounds) {
     if (live == 0)
       break;
   }
-  free(tab);
+  sn_ptab_free(&tab);
   free(kids);
   return sent;
 }

@@ -13,9 +13,17 @@ typedef struct sn_pstat {
 
 /* Reads /proc/<pid>/stat; 0 or -1 when the process is gone. */
 int sn_pstat_read(pid_t pid, sn_pstat *out);
-/* Fills out with every process of the system (up to max), sorted by ppid;
- * returns the count. */
-size_t sn_ptable(sn_pstat *out, size_t max);
+/* The process table, sorted by ppid; grows to hold every process. */
+typedef struct sn_ptab {
+  sn_pstat *v; /* owned */
+  size_t n, cap;
+} sn_ptab;
+
+/* Reads every process of the system into tab (however many there are).
+ * 0, or -1 when /proc cannot be read or memory runs out (tab then holds
+ * what was read). */
+int sn_ptab_read(sn_ptab *tab);
+void sn_ptab_free(sn_ptab *tab);
 /* Descendants of root (not root itself) found in a table; returns the count. */
 size_t sn_pdescendants(const sn_pstat *tab, size_t n, pid_t root, pid_t *out, size_t max);
 /* VmRSS of a process in kB, 0 when gone. */

@@ -63,6 +63,7 @@ sn_item *sn_queue_push(sn_queue *q, const void *data, size_t len, int bin, uint6
   it->gseq = gseq;
   it->len = (uint32_t)len;
   it->bin = (uint8_t)(bin != 0);
+  it->leased = 0;
   memcpy(it->data, data, len);
   it->data[len] = '\0';
   if (q->span == 0)
@@ -74,7 +75,7 @@ sn_item *sn_queue_push(sn_queue *q, const void *data, size_t len, int bin, uint6
   return it;
 }
 
-sn_item *sn_queue_peek(sn_queue *q, uint64_t *cursor, sn_gap *gap) {
+static sn_item *sn__peek(sn_queue *q, uint64_t *cursor, sn_gap *gap, int skip_leased) {
   gap->from = gap->to = 0;
   if (*cursor < q->first_seq) {
     if (q->last_drop_seq >= *cursor) {
@@ -85,11 +86,23 @@ sn_item *sn_queue_peek(sn_queue *q, uint64_t *cursor, sn_gap *gap) {
   }
   while (*cursor < q->next_seq) {
     sn_item *it = q->slots[sn__slot(q, *cursor)];
-    if (it)
+    if (it && !(skip_leased && it->leased))
       return it;
-    (*cursor)++; /* a hole left by a consumer: skipped silently */
+    (*cursor)++; /* a hole left by a consumer (or its lease): skipped silently */
   }
   return NULL;
+}
+
+sn_item *sn_queue_peek(sn_queue *q, uint64_t *cursor, sn_gap *gap) { return sn__peek(q, cursor, gap, 0); }
+
+sn_item *sn_queue_peek_free(sn_queue *q, uint64_t *cursor, sn_gap *gap) { return sn__peek(q, cursor, gap, 1); }
+
+int sn_queue_lease(sn_queue *q, uint64_t seq, int leased) {
+  sn_item *it;
+  if (seq < q->first_seq || seq >= q->next_seq || (it = q->slots[sn__slot(q, seq)]) == NULL)
+    return 0;
+  it->leased = (uint8_t)(leased != 0);
+  return 1;
 }
 
 void sn_queue_take(sn_queue *q, uint64_t seq) {

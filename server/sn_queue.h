@@ -17,6 +17,7 @@ typedef struct sn_item {
   uint64_t gseq; /* node-wide arrival order, for the all-tasks stream */
   uint32_t len;
   uint8_t bin;   /* raw bytes rather than JSON */
+  uint8_t leased; /* sent to a consumer that has not confirmed it yet */
   char data[];   /* len bytes, then a NUL */
 } sn_item;
 
@@ -52,8 +53,16 @@ sn_item *sn_queue_push(sn_queue *q, const void *data, size_t len, int bin, uint6
  * to the oldest kept. Never moves the cursor past the item returned. */
 sn_item *sn_queue_peek(sn_queue *q, uint64_t *cursor, sn_gap *gap);
 
+/* As sn_queue_peek, but also skips items leased to a consumer: what another
+ * consumer may be given. */
+sn_item *sn_queue_peek_free(sn_queue *q, uint64_t *cursor, sn_gap *gap);
+
 /* Removes the item with this seq (a consumer took it). */
 void sn_queue_take(sn_queue *q, uint64_t seq);
+/* Marks the item as sent to a consumer, or returns it to the others. The
+ * item stays in the queue (and counts against its limits) until taken.
+ * Return 1 when the item is still there, 0 when it was dropped meanwhile. */
+int sn_queue_lease(sn_queue *q, uint64_t seq, int leased);
 
 /* Changes the limits, dropping (and counting) the oldest items that no longer fit. */
 int sn_queue_resize(sn_queue *q, size_t cap, size_t max_bytes);

@@ -6,6 +6,7 @@
 
 #include "sn_log.h"
 #include "sn_node.h"
+#include "sn_utf8.h"
 #include "sn_util.h"
 
 static const char *const sn__state_names[] = {"blocked", "starting", "running", "waiting",
@@ -179,9 +180,9 @@ static void sn__finish_waiters(sn_task *t) {
           sn_task_on_exit(t, 127, 0);
         }
       }
-      sn_req_ok(r, json_pack("{s:o}", "task", sn_task_to_json(t)));
+      sn_req_ok_with(r, "task", sn_task_to_json(t));
     } else {
-      sn_req_ok(r, json_pack("{s:o}", "task", sn_task_to_json(t)));
+      sn_req_ok_with(r, "task", sn_task_to_json(t));
     }
   }
   if (remove || t->removing)
@@ -380,7 +381,7 @@ void sn_task_destroy(sn_task *t) {
     w->task = NULL;
     sn_conn_close(w, 1000);
   }
-  sn_jobs_worker_gone(t);
+  sn_jobs_task_gone(t);
   sn_list_foreach(pos, tmp, &t->waiters) {
     sn_req *r = sn_list_entry(pos, sn_req, link);
     sn_req_fail(r, SN_ENOTFOUND, "task removed");
@@ -435,14 +436,7 @@ void sn_task_keep_line(sn_task *t, int stream, const char *line, size_t len) {
   }
   free(l->line);
   l->line = sn_strndup(line, len);
-  /* Replies are JSON: a line that is not valid UTF-8 keeps its ASCII only. */
-  json_t *probe = json_stringn(l->line, len);
-  if (probe == NULL) {
-    for (size_t i = 0; i < len; i++)
-      if ((unsigned char)l->line[i] >= 0x80 || l->line[i] == '\0')
-        l->line[i] = '?';
-  }
-  json_decref(probe);
+  sn_utf8_fix(l->line); /* replies are JSON: invalid bytes become '?' */
   l->stream = stream;
   l->ts_ms = sn_now_ms();
 }

@@ -79,3 +79,17 @@ char *sn_strndup(const char *s, size_t n) {
   p[n] = '\0';
   return p;
 }
+
+int sn_parse_u64(const char *s, uint64_t *out) {
+  uint64_t v = 0;
+  if (s == NULL || *s == '\0')
+    return -1;
+  for (; *s; s++) {
+    unsigned d = (unsigned)(*s - '0');
+    if (d > 9 || v > (UINT64_MAX - d) / 10)
+      return -1;
+    v = v * 10 + d;
+  }
+  *out = v;
+  return 0;
+}

@@ -17,6 +17,9 @@ int sn_random_hex(char *out, size_t nbytes);
 static inline unsigned sn_backoff_next(unsigned cur_ms, unsigned max_ms) {
   return cur_ms * 2 > max_ms ? max_ms : cur_ms * 2;
 }
+/* Parses a decimal number of digits only (no sign, no spaces) that fits
+ * uint64_t. 0, or -1 for anything else. */
+int sn_parse_u64(const char *s, uint64_t *out);
 /* Constant-time comparison of two NUL-terminated secrets. */
 int sn_secret_eq(const char *a, const char *b);
 

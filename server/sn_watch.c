@@ -13,8 +13,6 @@
 #include "sn_node.h"
 #include "sn_util.h"
 
-#define SN_WATCH_PMAX 8192
-
 /* True when libuv spawned pid and will reap it itself. */
 static int sn__libuv_child(sn_node *n, pid_t pid) {
   sn_list *pos, *tmp;
@@ -45,7 +43,7 @@ static void sn__orphans(sn_node *n, const sn_pstat *tab, size_t np) {
 
 static void sn__check_proc(sn_task *t, const sn_pstat *tab, size_t np, pid_t *buf, uint64_t now) {
   /* Native runs: the shim's descendants. zinit runs: the worker and its tree. */
-  size_t k = sn_pdescendants(tab, np, t->zinit ? t->pid : t->proc->pid, buf, SN_WATCH_PMAX);
+  size_t k = sn_pdescendants(tab, np, t->zinit ? t->pid : t->proc->pid, buf, np);
   uint64_t kb = t->zinit ? sn_prss_kb(t->pid) : 0;
   int live = t->state == SN_ST_RUNNING || t->state == SN_ST_STARTING;
   for (size_t i = 0; i < k; i++)
@@ -99,15 +97,19 @@ static void sn__check_worker(sn_task *t, uint64_t now) {
 
 void sn_watch_tick(sn_node *n) {
   sn_list *pos, *tmp;
-  pid_t *buf = sn_malloc(sizeof(pid_t) * SN_WATCH_PMAX);
-  size_t np = sn_ptable(n->ptab, SN_WATCH_PMAX);
+  pid_t *buf;
+  size_t np;
   uint64_t now = sn_now_ms();
 
-  sn__orphans(n, n->ptab, np);
+  if (sn_ptab_read(&n->ptab) != 0)
+    sn_log(SN_LOG_WARN, NULL, "could not read the whole process table (%zu processes read)", n->ptab.n);
+  np = n->ptab.n;
+  buf = sn_malloc(sizeof(pid_t) * (np + 1)); /* no tree holds more than every process */
+  sn__orphans(n, n->ptab.v, np);
   sn_list_foreach(pos, tmp, &n->tasks) {
     sn_task *t = sn_list_entry(pos, sn_task, link);
     if ((t->proc && !t->proc->exited) || (t->zrun && t->pid > 0))
-      sn__check_proc(t, n->ptab, np, buf, now);
+      sn__check_proc(t, n->ptab.v, np, buf, now);
     sn__check_worker(t, now);
   }
   free(buf);

@@ -336,7 +336,7 @@ static void sn__logs(sn_zinit *z, json_t *result, json_t *error, void *ud) {
     json_array_remove(out, 0);
     n--;
   }
-  sn_req_ok(r, json_pack("{s:o}", "lines", out));
+  sn_req_ok_with(r, "lines", out);
 }
 
 void sn_zsvc_logs(sn_task *t, size_t lines, sn_req *r) {

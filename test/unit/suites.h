@@ -7,4 +7,5 @@ Suite *sn_taskconf_suite(void);
 Suite *sn_config_suite(void);
 Suite *sn_restart_suite(void);
 Suite *sn_sdk_suite(void);
+Suite *sn_hardening_suite(void);
 #endif

@@ -1,3 +1,5 @@
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -65,18 +67,53 @@ START_TEST(keys_validated) {
 }
 END_TEST
 
+static void touch(const char *dir, const char *name) {
+  char p[600];
+  FILE *f;
+  snprintf(p, sizeof(p), "%s/%s", dir, name);
+  f = fopen(p, "w");
+  ck_assert_ptr_nonnull(f);
+  fclose(f);
+}
+
 START_TEST(exec_allow_globs) {
   sn_config cfg;
   sn_error err;
+  char d[] = "/tmp/sn-allow.XXXXXX", js[1200], p[600], q[600];
+  ck_assert_ptr_nonnull(mkdtemp(d));
+  snprintf(p, sizeof(p), "%s/w", d);
+  mkdir(p, 0700);
+  snprintf(p, sizeof(p), "%s/w/sub", d);
+  mkdir(p, 0700);
+  touch(d, "w/worker");
+  touch(d, "w/sub/x");
+  touch(d, "evil");
+  snprintf(p, sizeof(p), "%s/evil", d);
+  snprintf(q, sizeof(q), "%s/w/link", d);
+  ck_assert_int_eq(symlink(p, q), 0);
+
   sn_config_init(&cfg);
   ck_assert(sn_config_exec_allowed(&cfg, "anything"));
-  ck_assert_int_eq(load(&cfg, "{\"exec_allow\":[\"/usr/bin/*\", \"/opt/w/worker\"]}", &err), 0);
+  snprintf(js, sizeof(js), "{\"exec_allow\":[\"/usr/bin/*\", \"%s/w/*/*\", \"%s/w/worker\", \"%s/w/l*\"]}", d, d, d);
+  ck_assert_int_eq(load(&cfg, js, &err), 0);
   ck_assert(sn_config_exec_allowed(&cfg, "/usr/bin/python3"));
-  ck_assert(sn_config_exec_allowed(&cfg, "/opt/w/worker"));
+  ck_assert(sn_config_exec_allowed(&cfg, "/bin/sh")); /* /bin may be a link to /usr/bin */
+  snprintf(p, sizeof(p), "%s/w/worker", d);
+  ck_assert(sn_config_exec_allowed(&cfg, p));
+  snprintf(p, sizeof(p), "%s/w/sub/x", d);
+  ck_assert(sn_config_exec_allowed(&cfg, p));
+  /* The glob matches these spellings, but the files they name are elsewhere. */
+  snprintf(p, sizeof(p), "%s/w/../evil", d);
+  ck_assert(!sn_config_exec_allowed(&cfg, p));
+  snprintf(p, sizeof(p), "%s/w/link", d);
+  ck_assert(!sn_config_exec_allowed(&cfg, p));
+  snprintf(p, sizeof(p), "%s/w/worker2", d); /* no such file */
+  ck_assert(!sn_config_exec_allowed(&cfg, p));
   ck_assert(!sn_config_exec_allowed(&cfg, "/usr/bin/sub/x"));
-  ck_assert(!sn_config_exec_allowed(&cfg, "/opt/w/worker2"));
   ck_assert(!sn_config_exec_allowed(&cfg, "python3"));
   sn_config_free(&cfg);
+  snprintf(js, sizeof(js), "rm -rf '%s'", d);
+  ck_assert_int_eq(system(js), 0);
 }
 END_TEST
 

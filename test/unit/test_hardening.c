@@ -1,0 +1,192 @@
+/* The pure parts of the hardening work: UTF-8 repair of quoted text, the
+ * Origin/Host policy, consumer leases in the queue, the process table. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sn_config.h"
+#include "sn_err.h"
+#include "sn_origin.h"
+#include "sn_proctree.h"
+#include "sn_queue.h"
+#include "sn_utf8.h"
+#include "suites.h"
+
+static int valid_json_text(const char *s) {
+  json_t *j = json_string(s);
+  int ok = j != NULL;
+  json_decref(j);
+  return ok;
+}
+
+START_TEST(utf8_cut_inside_a_character_is_removed) {
+  const char *chars[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80"};
+  for (int c = 0; c < 3; c++) {
+    size_t cl = strlen(chars[c]);
+    for (size_t cut = 0; cut <= cl; cut++) {
+      char buf[16];
+      snprintf(buf, sizeof(buf), "ab%.*s", (int)cut, chars[c]);
+      size_t n = sn_utf8_fix(buf);
+      ck_assert(valid_json_text(buf));
+      ck_assert_uint_eq(n, cut == cl ? 2 + cl : 2); /* whole, or cut back to "ab" */
+    }
+  }
+}
+END_TEST
+
+START_TEST(utf8_invalid_bytes_become_question_marks) {
+  char a[] = "x\xff y\xc0\xaf z\xed\xa0\x80 w\xf4\x90\x80\x80 \x80";
+  sn_utf8_fix(a);
+  ck_assert(valid_json_text(a));
+  ck_assert_ptr_null(strchr(a, '\xff'));
+  ck_assert_int_eq(a[0], 'x');
+  ck_assert_int_eq(a[1], '?');
+}
+END_TEST
+
+START_TEST(seterr_keeps_messages_valid) {
+  char name[400];
+  /* Every cut of a long name of 2-, 3- and 4-byte characters. */
+  for (int pad = 0; pad < 8; pad++) {
+    sn_error err = {0};
+    memset(name, 'a', (size_t)pad);
+    name[pad] = '\0';
+    for (int i = 0; i < 90; i++)
+      strcat(name, i % 3 == 0 ? "\xc3\xa9" : i % 3 == 1 ? "\xe2\x82\xac" : "\xf0\x9f\x98\x80");
+    sn_seterr(&err, SN_EBADREQ, "no task '%.128s'", name);
+    ck_assert(valid_json_text(err.msg));
+    json_t *o = sn_err_json(SN_EBADREQ, name + pad % 3, 0); /* also when msg starts mid-character */
+    ck_assert_ptr_nonnull(json_object_get(json_object_get(o, "error"), "message"));
+    json_decref(o);
+  }
+  char *s = sn_json_dumps_safe(NULL);
+  ck_assert_ptr_nonnull(strstr(s, "\"internal\""));
+  free(s);
+}
+END_TEST
+
+static void policy_cfg(sn_config *cfg, const char *token) {
+  sn_config_init(cfg);
+  cfg->allowed_origins = json_pack("[s]", "https://dash.example");
+  cfg->allowed_hosts = json_pack("[s]", "edge1.lan");
+  cfg->operator_token = token ? strdup(token) : NULL;
+}
+
+static int allowed(const sn_config *cfg, const char *host, const char *origin, int token_ok) {
+  sn_error err = {0};
+  return sn_origin_check(cfg, host, origin, token_ok, &err) == 0;
+}
+
+START_TEST(origin_policy_without_token) {
+  sn_config cfg;
+  policy_cfg(&cfg, NULL);
+  ck_assert(allowed(&cfg, NULL, NULL, 0));
+  ck_assert(allowed(&cfg, "127.0.0.1:7700", NULL, 0));
+  ck_assert(allowed(&cfg, "127.0.0.1:7700", "http://127.0.0.1:7700", 0));
+  ck_assert(allowed(&cfg, "localhost:7700", "http://localhost:7700", 0));
+  ck_assert(allowed(&cfg, "[::1]:7700", NULL, 0));
+  ck_assert(allowed(&cfg, "edge1.lan:7700", "http://edge1.lan:7700", 0));
+  ck_assert(allowed(&cfg, "127.0.0.1:7700", "https://dash.example", 0));
+  ck_assert(!allowed(&cfg, "127.0.0.1:7700", "http://evil.example", 0));
+  ck_assert(!allowed(&cfg, "127.0.0.1:7700", "http://127.0.0.1:7701", 0)); /* another port is another origin */
+  ck_assert(!allowed(&cfg, "127.0.0.1:7700", "null", 0));
+  ck_assert(!allowed(&cfg, "evil.example:7700", NULL, 0)); /* DNS rebinding */
+  ck_assert(!allowed(&cfg, "evil.example:7700", "http://evil.example:7700", 0));
+  ck_assert(!allowed(&cfg, "10.0.0.5:7700", NULL, 0)); /* not the listen address */
+  ck_assert(!allowed(&cfg, "127.0.0.1:77x", NULL, 0));
+  ck_assert(!allowed(&cfg, "[::1", NULL, 0));
+  ck_assert(!allowed(&cfg, "::1", NULL, 0));
+  ck_assert(!allowed(&cfg, "", NULL, 0));
+  strcpy(cfg.listen_host, "0.0.0.0");
+  ck_assert(allowed(&cfg, "10.0.0.5:7700", NULL, 0)); /* any address when listening on all */
+  ck_assert(!allowed(&cfg, "evil.example", NULL, 0));
+  sn_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(origin_policy_with_token) {
+  sn_config cfg;
+  policy_cfg(&cfg, "t");
+  ck_assert(allowed(&cfg, "any.name:1", NULL, 0)); /* the token guards the m paths, not the Host */
+  ck_assert(!allowed(&cfg, "127.0.0.1:7700", "https://app.example", 0));
+  ck_assert(allowed(&cfg, "127.0.0.1:7700", "https://app.example", 1));
+  ck_assert(allowed(&cfg, "127.0.0.1:7700", "https://dash.example", 0));
+  sn_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(queue_leases_hide_items_from_other_consumers) {
+  sn_queue q;
+  sn_gap g;
+  uint64_t cur = 1;
+  sn_queue_init(&q, 10, 0);
+  for (int i = 0; i < 3; i++)
+    sn_queue_push(&q, "1", 1, 0, 0, 0);
+  ck_assert_int_eq(sn_queue_lease(&q, 1, 1), 1);
+  ck_assert_uint_eq(sn_queue_peek_free(&q, &cur, &g)->seq, 2); /* consumers skip it */
+  cur = 1;
+  ck_assert_uint_eq(sn_queue_peek(&q, &cur, &g)->seq, 1); /* cursor readers still see it */
+  ck_assert_uint_eq(q.len, 3);
+  ck_assert_int_eq(sn_queue_lease(&q, 1, 0), 1); /* returned */
+  cur = 1;
+  ck_assert_uint_eq(sn_queue_peek_free(&q, &cur, &g)->seq, 1);
+  sn_queue_lease(&q, 1, 1);
+  sn_queue_take(&q, 1);
+  ck_assert_uint_eq(q.len, 2);
+  ck_assert_uint_eq(q.consumed, 1);
+  ck_assert_int_eq(sn_queue_lease(&q, 1, 0), 0); /* gone */
+  for (int i = 0; i < 20; i++) /* a leased item can still be dropped when the queue is full */
+    sn_queue_push(&q, "2", 1, 0, 0, 0);
+  ck_assert_int_eq(sn_queue_lease(&q, 2, 0), 0);
+  sn_queue_free(&q);
+}
+END_TEST
+
+/* The process table is not capped: more processes than its first size. */
+START_TEST(process_table_has_no_cap) {
+  enum { N = 1500 };
+  static pid_t kids[N];
+  sn_ptab tab = {0};
+  pid_t me = getpid();
+  size_t mine = 0;
+  for (int i = 0; i < N; i++) {
+    kids[i] = fork();
+    ck_assert_int_ge(kids[i], 0);
+    if (kids[i] == 0) {
+      pause();
+      _exit(0);
+    }
+  }
+  ck_assert_int_eq(sn_ptab_read(&tab), 0);
+  for (size_t i = 0; i < tab.n; i++)
+    mine += tab.v[i].ppid == me;
+  ck_assert_uint_ge(tab.n, N);
+  ck_assert_uint_ge(mine, N);
+  pid_t *out = malloc(sizeof(pid_t) * tab.n);
+  ck_assert_uint_ge(sn_pdescendants(tab.v, tab.n, me, out, tab.n), N);
+  free(out);
+  sn_ptab_free(&tab);
+  for (int i = 0; i < N; i++)
+    kill(kids[i], SIGKILL);
+  for (int i = 0; i < N; i++)
+    waitpid(kids[i], NULL, 0);
+}
+END_TEST
+
+Suite *sn_hardening_suite(void) {
+  Suite *s = suite_create("hardening");
+  TCase *tc = tcase_create("core");
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, utf8_cut_inside_a_character_is_removed);
+  tcase_add_test(tc, utf8_invalid_bytes_become_question_marks);
+  tcase_add_test(tc, seterr_keeps_messages_valid);
+  tcase_add_test(tc, origin_policy_without_token);
+  tcase_add_test(tc, origin_policy_with_token);
+  tcase_add_test(tc, queue_leases_hide_items_from_other_consumers);
+  tcase_add_test(tc, process_table_has_no_cap);
+  suite_add_tcase(s, tc);
+  return s;
+}
