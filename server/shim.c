@@ -33,7 +33,7 @@ typedef struct shim_opts {
 
 static int parse(int argc, char **argv, shim_opts *o) {
   o->uid = o->gid = o->nofile = o->nproc = o->cpu = -1;
-  for (int i = 1; i < argc; i++) {
+  for (int i = 1; i < argc; i += 2) { /* "--name value" pairs, then "--" */
     if (strcmp(argv[i], "--") == 0) {
       o->argv = argv + i + 1;
       return o->argv[0] ? 0 : -1;
@@ -47,7 +47,6 @@ static int parse(int argc, char **argv, shim_opts *o) {
     else if (strcmp(argv[i], "--nproc") == 0) o->nproc = v;
     else if (strcmp(argv[i], "--cpu") == 0) o->cpu = v;
     else return -1;
-    i++;
   }
   return -1;
 }

@@ -40,6 +40,8 @@ char *sn_buf_cstr(sn_buf *b) {
 }
 
 void sn_buf_append(sn_buf *b, const void *p, size_t n) {
+  if (n == 0)
+    return; /* p may be NULL then (an empty frame), and memcpy must not see it */
   sn_buf_reserve(b, n);
   memcpy(b->base + b->pre + b->len, p, n);
   b->len += n;

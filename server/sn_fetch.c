@@ -8,6 +8,7 @@
 
 #include "sn_log.h"
 #include "sn_node.h"
+#include "sn_url.h"
 #include "sn_util.h"
 
 #define SN_FETCH_FRAME_MIN (64 * 1024)
@@ -129,26 +130,6 @@ static sn_item *sn__next(sn_conn *c, sn_task *t, uint64_t *cursor, sn_gap *gap) 
 
 /* ---- websocket streams ---- */
 
-static int sn__parse_from(const char *v, int all, uint64_t *seq) {
-  char *end;
-  unsigned long long n;
-  if (strcmp(v, "oldest") == 0) {
-    *seq = 0;
-    return 0;
-  }
-  if (strcmp(v, "new") == 0) {
-    *seq = UINT64_MAX;
-    return 0;
-  }
-  if (all || v[0] < '0' || v[0] > '9')
-    return -1;
-  n = strtoull(v, &end, 10);
-  if (*end != '\0' || n == 0)
-    return -1;
-  *seq = n;
-  return 0;
-}
-
 static uint64_t sn__start_cursor(const sn_task *t, uint64_t from) {
   if (from == 0)
     return t->queue.first_seq;
@@ -164,15 +145,15 @@ int sn_fetch_ws_open(sn_conn *c, const char *task_id) {
   sn_task *t = NULL;
   sn_list *pos, *tmp;
 
-  if (sn_http_query(c, "from", v, sizeof(v)) && sn__parse_from(v, task_id == NULL, &from)) {
+  if (sn_http_query(c, "from", v, sizeof(v)) && sn_url_parse_from(v, task_id == NULL, &from)) {
     sn_conn_send_error(c, SN_EBADREQ,
                        task_id ? "query 'from' must be oldest, new or a seq >= 1" : "query 'from' must be oldest or new",
                        LWS_CLOSE_STATUS_POLICY_VIOLATION);
     return SN_EBADREQ;
   }
   if (sn_http_query(c, "batch", v, sizeof(v))) {
-    long b = strtol(v, NULL, 10);
-    if (b < 1 || b > 1000) {
+    uint64_t b;
+    if (sn_url_parse_range(v, 1, 1000, &b) != 0) {
       sn_conn_send_error(c, SN_EBADREQ, "query 'batch' must be 1..1000", LWS_CLOSE_STATUS_POLICY_VIOLATION);
       return SN_EBADREQ;
     }
@@ -185,7 +166,7 @@ int sn_fetch_ws_open(sn_conn *c, const char *task_id) {
   c->window = 1000;
   if (sn_http_query(c, "window", v, sizeof(v))) {
     uint64_t w;
-    if (sn_parse_u64(v, &w) || w < 1 || w > 100000) {
+    if (sn_url_parse_range(v, 1, 100000, &w) != 0) {
       sn_conn_send_error(c, SN_EBADREQ, "query 'window' must be 1..100000", LWS_CLOSE_STATUS_POLICY_VIOLATION);
       return SN_EBADREQ;
     }
@@ -427,28 +408,20 @@ static int sn__http_ready(sn_conn *c, sn_task *t) {
 
 void sn_fetch_http(sn_conn *c, const char *task_id) {
   sn_task *t = sn_node_find(c->node, task_id);
-  char v[64], *end;
-  unsigned long long wait_ms = 0;
+  char v[64];
+  uint64_t wait_ms = 0;
 
   if (t == NULL || t->removing)
     return sn_http_respond_error(c, SN_ENOTFOUND, "no such task");
   c->poll_from = t->queue.first_seq;
   c->poll_limit = 100;
-  if (sn_http_query(c, "from", v, sizeof(v)) && strcmp(v, "oldest") != 0) {
-    c->poll_from = strtoull(v, &end, 10);
-    if (*end || v[0] < '0' || v[0] > '9' || c->poll_from == 0)
-      return sn_http_respond_error(c, SN_EBADREQ, "query 'from' must be oldest or a seq >= 1");
-  }
-  if (sn_http_query(c, "limit", v, sizeof(v))) {
-    c->poll_limit = strtoull(v, &end, 10);
-    if (*end || v[0] < '0' || v[0] > '9' || c->poll_limit < 1 || c->poll_limit > 10000)
-      return sn_http_respond_error(c, SN_EBADREQ, "query 'limit' must be 1..10000");
-  }
-  if (sn_http_query(c, "wait_ms", v, sizeof(v))) {
-    wait_ms = strtoull(v, &end, 10);
-    if (*end || v[0] < '0' || v[0] > '9' || wait_ms > 300000)
-      return sn_http_respond_error(c, SN_EBADREQ, "query 'wait_ms' must be 0..300000");
-  }
+  if (sn_http_query(c, "from", v, sizeof(v)) && strcmp(v, "oldest") != 0 &&
+      sn_url_parse_range(v, 1, UINT64_MAX - 1, &c->poll_from) != 0)
+    return sn_http_respond_error(c, SN_EBADREQ, "query 'from' must be oldest or a seq >= 1");
+  if (sn_http_query(c, "limit", v, sizeof(v)) && sn_url_parse_range(v, 1, 10000, &c->poll_limit) != 0)
+    return sn_http_respond_error(c, SN_EBADREQ, "query 'limit' must be 1..10000");
+  if (sn_http_query(c, "wait_ms", v, sizeof(v)) && sn_url_parse_range(v, 0, 300000, &wait_ms) != 0)
+    return sn_http_respond_error(c, SN_EBADREQ, "query 'wait_ms' must be 0..300000");
   if (wait_ms == 0 || sn__http_ready(c, t))
     return sn__http_reply(c, t);
   /* Hold the request until an item arrives or the time is up. */

@@ -10,6 +10,7 @@
 #include "sn_log.h"
 #include "sn_node.h"
 #include "sn_origin.h"
+#include "sn_url.h"
 #include "sn_util.h"
 
 /* Bounds of a stat stream's interval: faster would be a busy loop, slower
@@ -27,19 +28,12 @@ int sn_http_query(sn_conn *c, const char *name, char *buf, size_t len) {
 
 int sn_http_query_wsi(struct lws *wsi, const char *name, char *buf, size_t len) {
   char frag[512];
-  size_t nl = strlen(name);
   for (int i = 0;; i++) {
     int n = lws_hdr_copy_fragment(wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i);
     if (n < 0)
       return 0;
-    if ((size_t)n > nl && strncmp(frag, name, nl) == 0 && frag[nl] == '=') {
-      snprintf(buf, len, "%s", frag + nl + 1);
+    if (sn_url_arg(frag, (size_t)n, name, buf, len))
       return 1;
-    }
-    if ((size_t)n == nl && strcmp(frag, name) == 0) {
-      buf[0] = '\0';
-      return 1;
-    }
   }
 }
 
@@ -170,27 +164,13 @@ static int sn__admit(sn_node *n, struct lws *wsi, const char *path, int new_conn
   return 0;
 }
 
-static int sn__route_ws(const char *path) {
-  if (strcmp(path, "/m/cmd") == 0)
-    return SN_ROLE_WS_CMD;
-  if (strcmp(path, "/m/stat") == 0)
-    return SN_ROLE_WS_STAT;
-  if (strcmp(path, "/m/fetch") == 0 || strcmp(path, "/m/fetch/") == 0)
-    return SN_ROLE_WS_FETCH_ALL;
-  if (strncmp(path, "/m/fetch/", 9) == 0)
-    return SN_ROLE_WS_FETCH;
-  if (strcmp(path, "/w/ch") == 0)
-    return SN_ROLE_WS_WCH;
-  return SN_ROLE_NONE;
-}
-
 static int sn__confirm_upgrade(sn_node *n, struct lws *wsi) {
   char path[256];
   sn_error err = {0};
   int role, status;
   if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0)
     return sn__respond_now(wsi, 404, SN_ENOTFOUND, "no such path") ? -1 : 1;
-  role = sn__route_ws(path);
+  role = sn_url_ws_route(path);
   if (role == SN_ROLE_NONE)
     return sn__respond_now(wsi, 404, SN_ENOTFOUND, "no such path") ? -1 : 1;
   if ((status = sn__admit(n, wsi, path, lws_get_opaque_user_data(wsi) == NULL, &err)) != 0)
@@ -205,7 +185,7 @@ static void sn__established(sn_node *n, struct lws *wsi) {
   int role;
   sn_conn *c;
   lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI);
-  role = sn__route_ws(path);
+  role = sn_url_ws_route(path);
   if ((c = lws_get_opaque_user_data(wsi)) != NULL) {
     /* The socket served HTTP requests before this upgrade (keep-alive): its
      * HTTP record goes, so the slot is counted once. */
@@ -231,7 +211,7 @@ static void sn__established(sn_node *n, struct lws *wsi) {
     c->stat_interval_ms = 1000;
     if (sn_http_query(c, "interval_ms", v, sizeof(v))) {
       uint64_t ms;
-      if (sn_parse_u64(v, &ms) != 0) {
+      if (sn_url_parse_range(v, 0, UINT64_MAX, &ms) != 0) {
         sn_conn_send_error(c, SN_EBADREQ, "query 'interval_ms' must be a number of milliseconds",
                            LWS_CLOSE_STATUS_POLICY_VIOLATION);
         break;
@@ -276,6 +256,7 @@ static int sn__http_request(sn_node *n, struct lws *wsi, const char *path) {
   sn_conn *c = lws_get_opaque_user_data(wsi);
   sn_error err = {0};
   char clen[32];
+  uint64_t body_len;
   int status;
   int post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
   int get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
@@ -297,9 +278,11 @@ static int sn__http_request(sn_node *n, struct lws *wsi, const char *path) {
       return sn__refuse(wsi, 405, SN_EBADREQ, "use POST for /m/cmd");
     if (lws_hdr_copy(wsi, clen, sizeof(clen), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
       return sn__refuse(wsi, 411, SN_EBADREQ, "Content-Length is required");
-    c->http_clen = strtoll(clen, NULL, 10);
-    if (c->http_clen < 0 || (uint64_t)c->http_clen > n->cfg->max_message_bytes)
+    if (sn_parse_u64(clen, &body_len) != 0)
+      return sn__refuse(wsi, 400, SN_EBADREQ, "Content-Length must be a number");
+    if (body_len > n->cfg->max_message_bytes)
       return sn__refuse(wsi, 413, SN_ETOOLARGE, "request body exceeds max_message_bytes");
+    c->http_clen = (int64_t)body_len;
     if (c->http_clen == 0)
       sn_cmd_handle(c, "", 0);
     return 0; /* the body follows */

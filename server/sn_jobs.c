@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "sn_jscan.h"
+#include "sn_hero.h"
 #include "sn_log.h"
 #include "sn_node.h"
 #include "sn_util.h"
@@ -346,13 +347,11 @@ static void sn__count_error(sn_task *t) {
   }
 }
 
-static void sn__result(sn_task *t, sn_job *j, json_t *f) {
-  if (json_is_true(json_object_get(f, "ok"))) {
-    json_t *out = json_object_get(f, "output");
-    sn__end(j, SN_J_FINISHED, out ? json_incref(out) : json_null(), NULL);
+static void sn__result(sn_task *t, sn_job *j, const sn_wmsg *m) {
+  if (m->ok) {
+    sn__end(j, SN_J_FINISHED, m->output ? json_incref(m->output) : json_null(), NULL);
   } else {
-    const char *e = json_string_value(json_object_get(f, "error"));
-    sn__end(j, SN_J_ERROR, NULL, e ? e : "the worker reported an error");
+    sn__end(j, SN_J_ERROR, NULL, m->error ? m->error : "the worker reported an error");
     sn__count_error(t);
   }
   sn_jobs_pump(t->node);
@@ -366,19 +365,18 @@ static void sn__partial(sn_job *j, const char *msg, size_t len) {
     sn_conn_send(j->stream, msg, len, 0);
 }
 
-void sn_jobs_frame(sn_task *t, const char *msg, size_t len, int is_result) {
-  json_t *f = json_loadb(msg, len, 0, NULL);
-  const char *id = json_string_value(json_object_get(f, "job_id"));
+void sn_jobs_frame(sn_task *t, const char *msg, size_t len, const sn_wmsg *m) {
+  const char *id = m->job_id;
+  int is_result = m->type == SN_WM_RESULT;
   sn_job *j = id ? sn_map_get(&t->node->jobs_by_id, id) : NULL;
   if (j == NULL || j->task != t || sn__ended(j)) {
     sn_log(SN_LOG_INFO, t->conf.task_id, "dropped a %s for job %s that is not running here (late or unknown)",
            is_result ? "result" : "partial", id ? id : "?");
   } else if (is_result) {
-    sn__result(t, j, f);
+    sn__result(t, j, m);
   } else {
     sn__partial(j, msg, len);
   }
-  json_decref(f);
 }
 
 void sn_jobs_task_gone(sn_task *t) {
@@ -499,28 +497,21 @@ static void sn__remote_end(sn_job *j, json_t *h) {
 
 /* Builds a local job from a hash written by any Hero-style producer. */
 static sn_job *sn__from_hash(sn_node *n, json_t *h) {
-  const char *id = sn__h(h, "id"), *kind = sn__h(h, "script_type"), *script = sn__h(h, "script");
-  json_t *req = json_object();
   sn_error err = {0};
+  json_t *req = sn_hero_job_req(h, &err);
   sn_job *j;
-  if (id == NULL || kind == NULL || strlen(id) >= sizeof(((sn_job *)0)->id))
+  if (req == NULL) {
+    sn_log(SN_LOG_WARN, NULL, "ignored a job from redis: %s", err.msg);
     return NULL;
-  json_object_set_new(req, "kind", json_string(kind));
-  /* A payload written as JSON text comes back as that value; any other text stays a string. */
-  json_t *payload = script ? json_loads(script, JSON_DECODE_ANY, NULL) : NULL;
-  json_object_set_new(req, "payload", payload ? payload : json_string(script ? script : ""));
-  if (sn__h(h, "timeout"))
-    json_object_set_new(req, "timeout_ms", json_integer(atoll(sn__h(h, "timeout")) * 1000));
-  if (sn__h(h, "caller_id"))
-    json_object_set_new(req, "caller_id", json_string(sn__h(h, "caller_id")));
-  if (sn__h(h, "context_id"))
-    json_object_set_new(req, "context_id", json_string(sn__h(h, "context_id")));
+  }
   j = sn__new(n, req, &err);
   json_decref(req);
-  if (j == NULL)
+  if (j == NULL) {
+    sn_log(SN_LOG_WARN, NULL, "ignored job %s from redis: %s", sn__h(h, "id"), err.msg);
     return NULL;
+  }
   sn_map_del(&n->jobs_by_id, j->id);
-  snprintf(j->id, sizeof(j->id), "%s", id); /* keep the producer's id */
+  snprintf(j->id, sizeof(j->id), "%s", sn__h(h, "id")); /* keep the producer's id */
   sn_map_put(&n->jobs_by_id, j->id, j);
   return j;
 }
@@ -528,7 +519,6 @@ static sn_job *sn__from_hash(sn_node *n, json_t *h) {
 void sn_jobs_from_redis(sn_node *n, json_t *h, int adopt) {
   const char *id = sn__h(h, "id");
   sn_job *j = id ? sn_map_get(&n->jobs_by_id, id) : NULL;
-  sn_error err = {0};
   if (!adopt) {
     if (j && j->remote && !sn__ended(j))
       sn__remote_end(j, h);
@@ -536,10 +526,8 @@ void sn_jobs_from_redis(sn_node *n, json_t *h, int adopt) {
   }
   if (j && sn__ended(j))
     return; /* ended here already (timed out while queued) */
-  if (j == NULL && (j = sn__from_hash(n, h)) == NULL) {
-    sn_log(SN_LOG_WARN, NULL, "ignored job %s from redis: the hash lacks id or script_type", id ? id : "?");
+  if (j == NULL && (j = sn__from_hash(n, h)) == NULL)
     return;
-  }
   /* Ours to run now: into the local queue, first in line. */
   j->remote = 0;
   if (j->status == SN_J_CREATED && j->timeout_ms)
@@ -547,6 +535,5 @@ void sn_jobs_from_redis(sn_node *n, json_t *h, int adopt) {
   sn_list_remove(&j->qlink);
   j->status = SN_J_QUEUED;
   sn_list_push_front(&n->jobq, &j->qlink);
-  (void)err;
   sn_jobs_pump(n);
 }

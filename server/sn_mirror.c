@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sn_hero.h"
 #include "sn_log.h"
 #include "sn_node.h"
 #include "sn_util.h"
@@ -246,13 +247,9 @@ static void sn__pop(sn_mirror *m);
 /* A job hash read back: adopt it (we popped it) or learn its end (we wait for it). */
 static void sn__hash(redisAsyncContext *ac, void *r, void *priv) {
   sn_mirror *m = ac->data;
-  redisReply *rep = r;
-  json_t *h = json_object();
+  json_t *h = sn_hero_hash(r);
   int adopt = priv != NULL;
   m->inflight--;
-  if (rep && rep->type == REDIS_REPLY_ARRAY)
-    for (size_t i = 0; i + 1 < rep->elements; i += 2)
-      json_object_set_new(h, rep->element[i]->str, json_stringn(rep->element[i + 1]->str, rep->element[i + 1]->len));
   if (json_object_size(h) > 0)
     sn_jobs_from_redis(m->n, h, adopt);
   json_decref(h);
@@ -271,8 +268,8 @@ static void sn__popped(redisAsyncContext *ac, void *r, void *priv) {
   redisReply *rep = r;
   (void)ac;
   rc->popping = 0;
-  if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2)
-    sn__read_job(rc->m, rep->element[1]->str, 1);
+  if (sn_hero_popped(rep))
+    sn__read_job(rc->m, sn_hero_popped(rep), 1);
   if (rep)
     sn__pop(rc->m);
 }
@@ -322,8 +319,9 @@ static void sn__message(redisAsyncContext *ac, void *r, void *priv) {
   redisReply *rep = r;
   sn_mirror *m = priv;
   (void)ac;
-  if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 && rep->element[0]->str &&
-      strcmp(rep->element[0]->str, "message") == 0 && sn_jobs_waits_remote(m->n, rep->element[2]->str))
+  if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 && rep->element[0]->type == REDIS_REPLY_STRING &&
+      rep->element[2]->type == REDIS_REPLY_STRING && strcmp(rep->element[0]->str, "message") == 0 &&
+      sn_hero_valid_id(rep->element[2]->str) && sn_jobs_waits_remote(m->n, rep->element[2]->str))
     sn__read_job(m, rep->element[2]->str, 0);
 }
 

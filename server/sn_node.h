@@ -21,6 +21,7 @@
 #include "sn_proctree.h"
 #include "sn_queue.h"
 #include "sn_taskconf.h"
+#include "sn_wmsg.h"
 
 typedef struct sn_node sn_node;
 typedef struct sn_task sn_task;
@@ -218,7 +219,7 @@ void sn_jobs_cmd_status(sn_node *n, json_t *req, sn_req *r);
 void sn_jobs_pump(sn_node *n);
 /* The task's worker went away mid-job: fail over once, then error. */
 void sn_jobs_worker_gone(sn_task *t);
-void sn_jobs_frame(sn_task *t, const char *msg, size_t len, int is_result);
+void sn_jobs_frame(sn_task *t, const char *msg, size_t len, const sn_wmsg *m);
 void sn_jobs_conn_closed(sn_conn *c);
 json_t *sn_jobs_stat(sn_node *n);
 /* The task is going away: no job may keep pointing at it. */

@@ -10,6 +10,7 @@
 #include "sn_util.h"
 
 #include "sn_zinit_text.h"
+#include "sn_zparse.h"
 
 #define SN_ZINIT_TICK_MS 100
 #define SN_ZINIT_TIMEOUT_MS 5000
@@ -77,26 +78,26 @@ static void sn__drop(sn_zinit *z, const char *why) {
 }
 
 static void sn__reply(sn_zinit *z, const char *line, size_t len) {
-  json_t *m = json_loadb(line, len, 0, NULL), *id = json_object_get(m, "id");
-  if (z->proto == SN_ZPROTO_AUTO && json_object_get(m, "jsonrpc")) {
+  sn_zreply m;
+  sn_list *pos, *tmp;
+  if (sn_zreply_parse(line, len, &m) == 0 && z->proto == SN_ZPROTO_AUTO && m.jsonrpc) {
     z->proto = SN_ZPROTO_JSONRPC;
     sn_log(SN_LOG_INFO, NULL, "zinit %s speaks JSON-RPC", z->socket);
-    json_decref(m);
+    sn_zreply_free(&m);
     sn__up(z);
     return;
   }
-  sn_list *pos, *tmp;
   sn_list_foreach(pos, tmp, &z->pending) {
     sn_zreq *r = sn_list_entry(pos, sn_zreq, link);
-    if (json_is_integer(id) && json_integer_value(id) == r->id) {
+    if (m.has_id && m.id == r->id) {
       sn_list_remove(&r->link);
       if (r->cb)
-        r->cb(z, json_object_get(m, "error") ? NULL : json_object_get(m, "result"), json_object_get(m, "error"), r->ud);
+        r->cb(z, m.result, m.error, r->ud);
       free(r);
       break;
     }
   }
-  json_decref(m);
+  sn_zreply_free(&m);
 }
 
 static void sn__alloc(uv_handle_t *h, size_t n, uv_buf_t *b) {

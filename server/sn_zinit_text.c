@@ -11,6 +11,7 @@
 #include "sn_log.h"
 #include "sn_node.h"
 #include "sn_util.h"
+#include "sn_zparse.h"
 
 #define SN_ZTEXT_TIMEOUT_MS 5000
 
@@ -48,6 +49,8 @@ static void sn__closed(uv_handle_t *h) { sn__free(h->data); }
 /* Answers the caller once, JSON-RPC style, then lets the request go. */
 static void sn__answer(sn_ztreq *r, json_t *result, const char *error, int code) {
   json_t *err = error ? json_pack("{s:i, s:s}", "code", code, "message", error) : NULL;
+  if (error && err == NULL) /* never a success for a failed answer */
+    err = json_pack("{s:i, s:s}", "code", code, "message", "unreadable error from zinit");
   if (!r->done) {
     r->done = 1;
     if (r->cb)
@@ -62,49 +65,22 @@ static void sn__answer(sn_ztreq *r, json_t *result, const char *error, int code)
   }
 }
 
-/* zinit's text errors carry no codes: map the ones the backend relies on. */
-static int sn__code(const char *msg) {
-  if (strstr(msg, "already monitored"))
-    return -32001;
-  if (strstr(msg, "is up"))
-    return -32002;
-  if (strstr(msg, "not found"))
-    return -32000;
-  return -32603;
-}
-
 static void sn__logs_result(sn_ztreq *r) {
-  json_t *lines = json_array();
-  char *p = sn_buf_data(&r->rx), *end = p + r->rx.len;
-  char prefix[320];
-  snprintf(prefix, sizeof(prefix), "%s:", r->name);
-  while (p < end) {
-    char *nl = memchr(p, '\n', (size_t)(end - p));
-    size_t n = (size_t)((nl ? nl : end) - p);
-    /* "[+] name: line": keep this service's lines */
-    if (n > 4 && strncmp(p + 4, prefix, strlen(prefix)) == 0)
-      json_array_append_new(lines, json_stringn(p, n));
-    p += n + 1;
-  }
+  json_t *lines = sn_ztext_log_lines(r->name, sn_buf_data(&r->rx), r->rx.len);
   sn__answer(r, lines, NULL, 0);
   json_decref(lines);
 }
 
 static void sn__eof(sn_ztreq *r) {
-  json_t *m;
-  const char *state;
+  json_t *root, *result;
+  const char *error;
+  int code;
   if (strcmp(r->method, "stream_currentLogs") == 0)
     return sn__logs_result(r);
-  m = json_loadb(sn_buf_data(&r->rx), r->rx.len, 0, NULL);
-  state = json_string_value(json_object_get(m, "state"));
-  if (state && strcmp(state, "ok") == 0) {
-    json_t *body = json_object_get(m, "body");
-    sn__answer(r, body ? body : json_null(), NULL, 0);
-  } else {
-    const char *msg = json_string_value(json_object_get(m, "body"));
-    sn__answer(r, NULL, msg ? msg : "bad reply", sn__code(msg ? msg : ""));
-  }
-  json_decref(m);
+  sn_ztext_parse_reply(sn_buf_data(&r->rx), r->rx.len, &root, &result, &error, &code);
+  sn__answer(r, result, error, code);
+  json_decref(result);
+  json_decref(root);
 }
 
 static void sn__alloc(uv_handle_t *h, size_t s, uv_buf_t *b) {

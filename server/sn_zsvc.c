@@ -9,6 +9,7 @@
 
 #include "sn_log.h"
 #include "sn_node.h"
+#include "sn_zparse.h"
 #include "sn_util.h"
 
 static void sn__name(const sn_task *t, char *out, size_t len) {
@@ -147,31 +148,6 @@ int sn_zsvc_run(sn_task *t, int from_command, sn_error *err) {
 }
 
 /* Parses a zinit state: 1 when it says the run ended, with code or signal. */
-static int sn__ended(const char *st, int *code, int *sig) {
-  const char *p;
-  *code = 0;
-  *sig = 0;
-  if (strncmp(st, "Success", 7) == 0)
-    return 1;
-  if (strncmp(st, "Failure", 7) == 0) {
-    *code = 127;
-    return 1;
-  }
-  if (strncmp(st, "Error", 5) != 0)
-    return 0;
-  if ((p = strstr(st, "Signaled(")) != NULL && (p = strstr(p, "), ")) != NULL) {
-    char name[32] = "";
-    sscanf(p + 3, "%31[A-Z0-9]", name);
-    *sig = sn_sigparse(name) > 0 ? sn_sigparse(name) : SIGKILL;
-    return 1;
-  }
-  if ((p = strstr(st, "Exited(")) != NULL && (p = strstr(p, "), ")) != NULL) {
-    *code = atoi(p + 3);
-    return 1;
-  }
-  *code = 1;
-  return 1;
-}
 
 static void sn__status(sn_zinit *z, json_t *result, json_t *error, void *ud) {
   sn_task *t = ud;
@@ -194,7 +170,7 @@ static void sn__status(sn_zinit *z, json_t *result, json_t *error, void *ud) {
     return;
   }
   /* An ended state is this run's only once its pid was seen, or the spawn failed. */
-  if (sn__ended(st, &code, &sig) && (t->zsaw_pid || strncmp(st, "Failure", 7) == 0 ||
+  if (sn_zstate_ended(st, &code, &sig) && (t->zsaw_pid || strncmp(st, "Failure", 7) == 0 ||
                                      sn_now_ms() - t->started_at_ms > 3000)) {
     t->zrun = 0;
     sn_task_on_exit(t, code, sig);

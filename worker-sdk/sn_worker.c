@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "sn_wframe.h"
+#include "sn_win.h"
 #include "sn_wqueue.h"
 #include "supernode/worker.h"
 
@@ -40,9 +41,7 @@ struct sn_worker {
   uint64_t hb_interval_ms, last_tx_ms;
   unsigned char *rx;
   size_t rx_len, rx_cap;
-  unsigned char *msg; /* a fragmented message being assembled */
-  size_t msg_len;
-  int msg_op;
+  sn_wasm msg;        /* a fragmented message being assembled */
   sn_wqueue q;
   uint64_t sent, reconnects, connects;
   char last_error[256];
@@ -115,6 +114,7 @@ sn_worker *sn_worker_new(const sn_worker_opts *o, int *err) {
       *err = SN_WORKER_ENOMEM;
     return NULL;
   }
+  sn_wasm_init(&w->msg);
   if ((rc = sn__parse_url(w, o->url)) != 0 ||
       sn_wqueue_init(&w->q, o->buffer_items ? o->buffer_items : 10000) != 0) {
     if (err)
@@ -167,7 +167,7 @@ int sn_worker_free(sn_worker *w) {
   free(w->kind);
   free(w->start_params);
   free(w->rx);
-  free(w->msg);
+  sn_wasm_free(&w->msg);
   free(w);
   return 0;
 }
@@ -297,7 +297,7 @@ static void sn__tcp_closed(uv_handle_t *h) {
   sn_worker *w = h->data;
   w->tcp_open = 0;
   w->rx_len = 0;
-  w->msg_len = 0;
+  sn_wasm_free(&w->msg);
   if (w->stopping) {
     sn__maybe_closed(w);
     return;
@@ -337,14 +337,12 @@ static void sn__hello(sn_worker *w) {
   sn__send_json(w, h);
 }
 
-static void sn__welcome(sn_worker *w, json_t *m) {
-  const char *sp = json_string_value(json_object_get(m, "start_params"));
-  json_t *hb = json_object_get(m, "heartbeat_interval_ms");
-  if (sp) {
+static void sn__welcome(sn_worker *w, const sn_win *m) {
+  if (m->start_params) {
     free(w->start_params);
-    w->start_params = strdup(sp);
+    w->start_params = strdup(m->start_params);
   }
-  w->hb_interval_ms = json_is_integer(hb) ? (uint64_t)json_integer_value(hb) : 0;
+  w->hb_interval_ms = m->hb_ms;
   w->state = SN_W_OPEN;
   w->backoff_ms = 100;
   w->last_error[0] = '\0';
@@ -361,64 +359,50 @@ static void sn__welcome(sn_worker *w, json_t *m) {
     sn__flush(w, 0);
 }
 
-/* The JSON text of member k of the raw message, found by re-encoding it. */
-static void sn__with_member(json_t *m, const char *k, void (*fn)(sn_worker *, json_t *, const char *, size_t),
-                            sn_worker *w) {
-  char *s = json_dumps(json_object_get(m, k), JSON_COMPACT | JSON_ENCODE_ANY);
-  fn(w, m, s ? s : "null", s ? strlen(s) : 4);
-  free(s);
-}
-
-static void sn__cmd(sn_worker *w, json_t *m, const char *data, size_t len) {
-  (void)m;
-  if (w->on_cmd)
-    w->on_cmd(w, data, len, w->cmd_ud);
-}
-
-static void sn__job(sn_worker *w, json_t *m, const char *payload, size_t len) {
-  const char *id = json_string_value(json_object_get(m, "job_id"));
-  if (id == NULL)
+static void sn__act(sn_worker *w, const sn_win *m) {
+  switch (m->type) {
+  case SN_WIN_WELCOME:
+    return sn__welcome(w, m);
+  case SN_WIN_CMD:
+    if (w->on_cmd)
+      w->on_cmd(w, m->member, m->member_len, w->cmd_ud);
     return;
-  if (w->on_job)
-    w->on_job(w, id, payload, len, w->job_ud);
-  else
-    sn_worker_job_done(w, id, 0, NULL, "this worker takes no jobs");
-}
-
-static void sn__message(sn_worker *w, const char *p, size_t len) {
-  json_t *m = json_loadb(p, len, 0, NULL);
-  const char *type = json_string_value(json_object_get(m, "type"));
-  if (type == NULL) {
-    json_decref(m);
+  case SN_WIN_JOB:
+    if (w->on_job)
+      w->on_job(w, m->job_id, m->member, m->member_len, w->job_ud);
+    else
+      sn_worker_job_done(w, m->job_id, 0, NULL, "this worker takes no jobs");
     return;
-  }
-  if (strcmp(type, "welcome") == 0) {
-    sn__welcome(w, m);
-  } else if (strcmp(type, "cmd") == 0) {
-    sn__with_member(m, "data", sn__cmd, w);
-  } else if (strcmp(type, "job") == 0) {
-    sn__with_member(m, "payload", sn__job, w);
-  } else if (strcmp(type, "cancel") == 0) {
-    const char *id = json_string_value(json_object_get(m, "job_id"));
-    if (id && w->on_cancel)
-      w->on_cancel(w, id, w->cancel_ud);
-  } else if (strcmp(type, "ping") == 0) {
-    json_t *id = json_object_get(m, "job_id");
-    sn__send_json(w, json_pack("{s:s, s:O}", "type", "pong", "job_id", id ? id : json_null()));
-  } else if (strcmp(type, "stop") == 0) {
+  case SN_WIN_CANCEL:
+    if (m->job_id && w->on_cancel)
+      w->on_cancel(w, m->job_id, w->cancel_ud);
+    return;
+  case SN_WIN_PING:
+    sn__send_json(w, json_pack("{s:s, s:O}", "type", "pong", "job_id", m->ping_id ? m->ping_id : json_null()));
+    return;
+  case SN_WIN_STOP:
     if (w->on_stop)
       w->on_stop(w, w->stop_ud);
     else
       sn_worker_stop(w);
-  } else if (strcmp(type, "probe") == 0) {
-    w->probe_ok = json_is_true(json_object_get(m, "connected"));
+    return;
+  case SN_WIN_PROBE:
+    w->probe_ok = m->connected;
     sn_worker_stop(w);
-  } else if (strcmp(type, "error") == 0) {
-    json_t *e = json_object_get(m, "error");
-    snprintf(w->last_error, sizeof(w->last_error), "%s: %s", json_string_value(json_object_get(e, "code")),
-             json_string_value(json_object_get(e, "message")));
+    return;
+  case SN_WIN_ERROR:
+    snprintf(w->last_error, sizeof(w->last_error), "%s", m->error);
+    return;
+  default:
+    return;
   }
-  json_decref(m);
+}
+
+static void sn__message(sn_worker *w, const char *p, size_t len) {
+  sn_win m;
+  if (sn_win_parse(p, len, &m) == 0)
+    sn__act(w, &m);
+  sn_win_free(&m);
 }
 
 /* Handles one frame; returns -1 when the connection must go. */
@@ -432,26 +416,14 @@ static int sn__frame_in(sn_worker *w, const sn_wframe *f, const unsigned char *p
     return -1;
   case SN_WS_TEXT:
   case SN_WS_BINARY:
-  case SN_WS_CONT:
-    if (f->opcode != SN_WS_CONT)
-      w->msg_op = f->opcode, w->msg_len = 0;
-    if (f->fin && w->msg_len == 0) {
-      if (w->msg_op == SN_WS_TEXT)
-        sn__message(w, (const char *)p, f->payload_len);
-      return 0;
-    }
-    unsigned char *m = realloc(w->msg, w->msg_len + f->payload_len);
-    if (m == NULL)
-      return -1;
-    w->msg = m;
-    memcpy(w->msg + w->msg_len, p, f->payload_len);
-    w->msg_len += f->payload_len;
-    if (f->fin) {
-      if (w->msg_op == SN_WS_TEXT)
-        sn__message(w, (const char *)w->msg, w->msg_len);
-      w->msg_len = 0;
-    }
-    return 0;
+  case SN_WS_CONT: {
+    const unsigned char *m;
+    size_t len;
+    int op, rc = sn_wasm_feed(&w->msg, f, p, &m, &len, &op);
+    if (rc == 1 && op == SN_WS_TEXT)
+      sn__message(w, (const char *)m, len);
+    return rc < 0 ? -1 : 0;
+  }
   default:
     return -1;
   }

@@ -8,4 +8,5 @@ Suite *sn_config_suite(void);
 Suite *sn_restart_suite(void);
 Suite *sn_sdk_suite(void);
 Suite *sn_hardening_suite(void);
+Suite *sn_parsers_suite(void);
 #endif

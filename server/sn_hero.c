@@ -1,0 +1,81 @@
+#include "sn_hero.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sn_utf8.h"
+#include "sn_util.h"
+
+static json_t *sn__text(const char *s, size_t n) {
+  char *copy = sn_strndup(s, n); /* a NUL inside ends the text */
+  json_t *v;
+  sn_utf8_fix(copy);
+  v = json_string(copy);
+  free(copy);
+  return v;
+}
+
+json_t *sn_hero_hash(const redisReply *rep) {
+  json_t *h;
+  if (rep == NULL || rep->type != REDIS_REPLY_ARRAY)
+    return NULL;
+  h = json_object();
+  for (size_t i = 0; i + 1 < rep->elements; i += 2) {
+    const redisReply *k = rep->element[i], *v = rep->element[i + 1];
+    json_t *key;
+    if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+      continue;
+    key = sn__text(k->str, k->len);
+    json_object_set_new(h, json_string_value(key), sn__text(v->str, v->len));
+    json_decref(key);
+  }
+  return h;
+}
+
+const char *sn_hero_popped(const redisReply *rep) {
+  if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+      rep->element[1]->type != REDIS_REPLY_STRING || !sn_hero_valid_id(rep->element[1]->str))
+    return NULL;
+  return rep->element[1]->str;
+}
+
+int sn_hero_valid_id(const char *id) {
+  size_t n = 0;
+  if (id == NULL)
+    return 0;
+  for (; id[n]; n++) {
+    char c = id[n];
+    if (n >= 39 || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                     c == '-' || c == '.' || c == ':'))
+      return 0;
+  }
+  return n > 0;
+}
+
+static const char *sn__field(json_t *h, const char *k) {
+  const char *s = json_string_value(json_object_get(h, k));
+  return s && s[0] ? s : NULL;
+}
+
+json_t *sn_hero_job_req(json_t *h, sn_error *err) {
+  const char *id = sn__field(h, "id"), *kind = sn__field(h, "script_type"), *script = sn__field(h, "script");
+  const char *to = sn__field(h, "timeout");
+  json_t *req, *payload;
+  uint64_t secs;
+  if (!sn_hero_valid_id(id))
+    return sn_seterr(err, SN_EBADREQ, "the hash has no valid id"), NULL;
+  if (!sn_valid_kind(kind))
+    return sn_seterr(err, SN_EBADREQ, "the hash has no valid script_type"), NULL;
+  req = json_pack("{s:s}", "kind", kind);
+  /* A payload written as JSON text comes back as that value; any other text stays a string. */
+  payload = script ? json_loads(script, JSON_DECODE_ANY, NULL) : NULL;
+  json_object_set_new(req, "payload", payload ? payload : json_string(script ? script : ""));
+  /* Seconds, as Hero writes them; a value we cannot read keeps the default. */
+  if (to && sn_parse_u64(to, &secs) == 0 && secs <= 30 * 86400)
+    json_object_set_new(req, "timeout_ms", json_integer((json_int_t)secs * 1000));
+  if (sn__field(h, "caller_id"))
+    json_object_set_new(req, "caller_id", json_string(sn__field(h, "caller_id")));
+  if (sn__field(h, "context_id"))
+    json_object_set_new(req, "context_id", json_string(sn__field(h, "context_id")));
+  return req;
+}

@@ -1,0 +1,51 @@
+/* Frames that workers send on /w/ch, decoded without side effects: what the
+ * worker channel and the job table act on. Pure (no node, no I/O) so that
+ * unit tests and the fuzzer feed them bytes. */
+#ifndef SN_WMSG_H
+#define SN_WMSG_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "sn_err.h"
+#include "sn_jscan.h"
+
+enum sn_wmsg_type {
+  SN_WM_PUT, SN_WM_HB, SN_WM_LOG, SN_WM_PONG, SN_WM_RESULT, SN_WM_PARTIAL, SN_WM_UNKNOWN, SN_WM_NOTYPE
+};
+
+/* A frame after hello. The put's item bytes are spans into msg (the hot path
+ * decodes nothing); the rare frames are decoded with jansson. */
+typedef struct sn_wmsg {
+  int type;
+  sn_span data, items; /* put: one item, or an array of them */
+  json_t *root;        /* owned: decoded frame for log, pong, result, partial */
+  const char *job_id;  /* pong, result, partial; NULL if absent */
+  const char *text;    /* log: msg, "" if absent */
+  int level;           /* log: SN_LOG_* */
+  int ok;              /* result: "ok": true */
+  json_t *output;      /* result: borrowed from root, NULL if absent */
+  const char *error;   /* result: the worker's error text, NULL if absent */
+} sn_wmsg;
+
+/* Decodes one text frame. 0, or SN_EBADJSON with err filled (position and
+ * reason). Free with sn_wmsg_free either way. */
+int sn_wmsg_parse(const char *msg, size_t len, sn_wmsg *m, sn_error *err);
+void sn_wmsg_free(sn_wmsg *m);
+/* The elements of a put's "items" array, one at a time (see sn_jscan_array_next). */
+int sn_wmsg_next_item(const char *msg, const sn_wmsg *m, size_t *pos, sn_span *item);
+
+typedef struct sn_hello {
+  json_t *root;        /* owned */
+  const char *task_id; /* valid task id */
+  const char *token;   /* NULL if absent */
+  const char *kind;    /* NULL if absent or not a string */
+  int accept_tasks, probe;
+  long long pid;       /* -1 if absent */
+} sn_hello;
+
+/* Decodes the first frame of a channel. 0, or an error code with err filled. */
+int sn_hello_parse(const char *msg, size_t len, sn_hello *h, sn_error *err);
+void sn_hello_free(sn_hello *h);
+
+#endif
