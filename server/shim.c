@@ -73,6 +73,8 @@ static void exec_worker(const shim_opts *o, const sigset_t *orig) {
   }
   prctl(PR_SET_PDEATHSIG, 0);
   sigprocmask(SIG_SETMASK, orig, NULL);
+  /* The worker gets stdin, stdout and stderr, nothing else of the node's. */
+  close_range(3, ~0U, 0);
   execvp(o->argv[0], o->argv);
   fprintf(stderr, "supernode-shim: cannot run %s: %s\n", o->argv[0], strerror(errno));
   _exit(127);
@@ -114,6 +116,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: supernode-shim [--uid N --gid N --nofile N --nproc N --cpu N] -- argv...\n");
     return 127;
   }
+  close_range(3, ~0U, 0); /* nothing the node had open is ours to hold */
   sigfillset(&all);
   sigprocmask(SIG_BLOCK, &all, &orig);
   prctl(PR_SET_CHILD_SUBREAPER, 1);

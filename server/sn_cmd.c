@@ -78,7 +78,6 @@ static void sn__update(sn_node *n, json_t *req, sn_req *r) {
   sn_taskconf conf;
   sn_error err = {0};
   json_t *merged, *mode;
-  const char *exec0;
   if (t == NULL)
     return;
   mode = json_object_get(req, "mode");
@@ -97,10 +96,9 @@ static void sn__update(sn_node *n, json_t *req, sn_req *r) {
     sn_taskconf_free(&conf);
     return sn__fail(r, &err);
   }
-  exec0 = conf.exec ? json_string_value(json_array_get(conf.exec, 0)) : NULL;
-  if (exec0 && !sn_config_exec_allowed(n->cfg, exec0)) {
+  if (sn_config_task_allowed(n->cfg, &conf, &err)) {
     sn_taskconf_free(&conf);
-    return sn_req_fail(r, SN_EUNAUTH, "field 'exec': not in exec_allow");
+    return sn__fail(r, &err);
   }
   if (sn_task_update(t, &conf, &err))
     return sn__fail(r, &err);

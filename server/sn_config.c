@@ -328,3 +328,35 @@ int sn_config_exec_allowed(const sn_config *cfg, const char *exec0) {
   }
   return 0;
 }
+
+/* Variables that make an allowed program load or run other code. */
+static int sn__loader_var(const char *k) {
+  static const char *const names[] = {"GCONV_PATH", "LOCPATH", "NLSPATH", "HOSTALIASES", "MALLOC_CHECK_",
+                                      "PYTHONPATH", "PYTHONSTARTUP", "PYTHONHOME", "PERL5LIB", "PERL5OPT",
+                                      "PERLLIB", "RUBYLIB", "RUBYOPT", "NODE_OPTIONS", "NODE_PATH", "BASH_ENV",
+                                      "ENV", "SHELLOPTS", "IFS", NULL};
+  if (strncmp(k, "LD_", 3) == 0)
+    return 1;
+  for (int i = 0; names[i]; i++)
+    if (strcmp(k, names[i]) == 0)
+      return 1;
+  return 0;
+}
+
+int sn_config_task_allowed(const sn_config *cfg, const sn_taskconf *conf, sn_error *err) {
+  const char *k;
+  json_t *v;
+  if (cfg->exec_allow == NULL)
+    return 0;
+  if (conf->exec && !sn_config_exec_allowed(cfg, json_string_value(json_array_get(conf->exec, 0))))
+    return sn_seterr(err, SN_EUNAUTH, "field 'exec': %s is not in exec_allow",
+                     json_string_value(json_array_get(conf->exec, 0)));
+  if (conf->health_check && !sn_config_exec_allowed(cfg, json_string_value(json_array_get(conf->health_check, 0))))
+    return sn_seterr(err, SN_EUNAUTH, "field 'health_check': %s is not in exec_allow",
+                     json_string_value(json_array_get(conf->health_check, 0)));
+  json_object_foreach(conf->env, k, v) {
+    if (sn__loader_var(k))
+      return sn_seterr(err, SN_EUNAUTH, "field 'env': %s changes what programs load; refused with exec_allow", k);
+  }
+  return 0;
+}

@@ -53,5 +53,10 @@ int sn_config_load_json(sn_config *cfg, const json_t *root, sn_error *err);
 int sn_config_set_listen(sn_config *cfg, const char *hostport, sn_error *err);
 /* True when exec0 is allowed by exec_allow (always true without a list). */
 int sn_config_exec_allowed(const sn_config *cfg, const char *exec0);
+struct sn_taskconf;
+/* Applies exec_allow to a task: exec[0] and health_check[0] must match it,
+ * and env may not hold variables that change what a program loads or runs
+ * (LD_*, interpreter start-up hooks). 0, or SN_EUNAUTH with err filled. */
+int sn_config_task_allowed(const sn_config *cfg, const struct sn_taskconf *conf, sn_error *err);
 
 #endif

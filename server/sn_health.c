@@ -51,7 +51,6 @@ static void sn__timed_out(uv_timer_t *h) {
 
 static void sn__run_check(uv_timer_t *h) {
   sn_task *t = h->data;
-  size_t argc = json_array_size(t->conf.health_check);
   char **argv;
   uv_process_options_t o;
   uv_stdio_container_t stdio[3];
@@ -61,9 +60,9 @@ static void sn__run_check(uv_timer_t *h) {
   if (t->health || !sn_task_has_run(t))
     return; /* the previous check is still running */
   hc = sn_calloc(1, sizeof(*hc));
-  argv = sn_calloc(argc + 1, sizeof(char *));
-  for (size_t i = 0; i < argc; i++)
-    argv[i] = (char *)json_string_value(json_array_get(t->conf.health_check, i));
+  /* Through the shim, as the worker: the task's user and limits, no fds of
+   * the node, and its whole tree killed if it hangs. */
+  argv = sn_proc_shim_argv(t, t->conf.health_check);
   memset(&o, 0, sizeof(o));
   memset(stdio, 0, sizeof(stdio));
   for (int i = 0; i < 3; i++)
@@ -83,8 +82,9 @@ static void sn__run_check(uv_timer_t *h) {
   hc->open = 2;
   sn_list_push(&t->node->checks, &hc->link);
   uv_timer_init(t->node->loop, &hc->timeout);
+  sn_proc_cloexec_all();
   rc = uv_spawn(t->node->loop, &hc->proc, &o);
-  free(argv);
+  sn_proc_free_strv(argv);
   sn_proc_free_strv(env);
   if (rc != 0) {
     sn_log(SN_LOG_WARN, t->conf.task_id, "health check cannot run: %s", uv_strerror(rc));

@@ -273,8 +273,12 @@ void sn_jobs_cmd_job(sn_node *n, json_t *req, sn_req *r) {
   json_t *start = json_object_get(req, "start");
   int wait = json_is_true(json_object_get(req, "wait")), stream = json_is_true(json_object_get(req, "stream"));
   sn_job *j;
+  const char *tid = json_string_value(json_object_get(req, "task_id"));
+  sn_task *t = tid ? sn_node_find(n, tid) : NULL;
   if (stream && r->conn->role != SN_ROLE_WS_CMD)
     return sn_req_fail(r, SN_EBADREQ, "field 'stream' needs a websocket on /m/cmd");
+  if (t && t->claimed_by && t->claimed_by != r->conn) /* claims are exclusive, as for send */
+    return sn_req_fail(r, SN_ECONFLICT, "the task is claimed by another client");
   if ((j = sn__new(n, req, &err)) == NULL)
     return sn_req_fail(r, err.code, err.msg);
   if (stream) {
@@ -314,11 +318,14 @@ static sn_job *sn__find(sn_node *n, json_t *req, sn_req *r) {
 
 void sn_jobs_cmd_start(sn_node *n, json_t *req, sn_req *r) {
   sn_job *j = sn__find(n, req, r);
+  sn_task *t;
   sn_error err = {0};
   if (j == NULL)
     return;
   if (j->status != SN_J_CREATED)
     return sn_req_fail(r, SN_ECONFLICT, "the job was started already");
+  if (j->want_task[0] && (t = sn_node_find(n, j->want_task)) && t->claimed_by && t->claimed_by != r->conn)
+    return sn_req_fail(r, SN_ECONFLICT, "the task is claimed by another client");
   if (sn__start(j, &err) != 0)
     return sn_req_fail(r, err.code, err.msg);
   sn_req_ok_with(r, "job", sn_job_to_json(j));

@@ -3,6 +3,7 @@
 #include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -431,6 +432,8 @@ static void sn__resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res
   }
   /* hiredis 0.14 resolves with a blocking getaddrinfo: it gets an address. */
   rc->ac = ip[0] ? redisAsyncConnect(ip, m->port) : NULL;
+  if (rc->ac && !rc->ac->err) /* hiredis 0.14 opens it without close-on-exec */
+    fcntl(rc->ac->c.fd, F_SETFD, FD_CLOEXEC);
   if (rc->ac == NULL || rc->ac->err) {
     if (rc->ac)
       redisAsyncFree(rc->ac);

@@ -64,7 +64,7 @@ int sn_node_init(sn_node *n, uv_loop_t *loop, sn_config *cfg, sn_error *err) {
   uv_signal_start(&n->sigterm, sn__on_signal, SIGTERM);
   /* A client that goes away mid-write must not kill the node. */
   signal(SIGPIPE, SIG_IGN);
-  if (sn_pools_load(n, cfg->kinds, err) != 0)
+  if (sn_pools_load(n, cfg->kinds, err) != 0 || sn_state_prepare(n, err) != 0)
     return err->code;
   n->zext = json_object();
   if (cfg->zinit_backend)
@@ -123,10 +123,9 @@ int sn_node_build_conf(sn_node *n, const json_t *req, sn_taskconf *conf, sn_erro
   json_decref(merged);
   if (rc)
     return rc;
-  if (conf->exec && !sn_config_exec_allowed(n->cfg, json_string_value(json_array_get(conf->exec, 0)))) {
-    rc = sn_seterr(err, SN_EUNAUTH, "field 'exec': %s is not in exec_allow",
-                   json_string_value(json_array_get(conf->exec, 0)));
+  if ((rc = sn_config_task_allowed(n->cfg, conf, err)) != 0) {
     sn_taskconf_free(conf);
+    return rc;
   }
   return rc;
 }

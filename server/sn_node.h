@@ -73,6 +73,11 @@ void sn_proc_close_pipes(sn_proc *p);
  * with sn_proc_free_strv. Health checks get it too, to probe /w/ch. */
 char **sn_proc_env(sn_task *t);
 void sn_proc_free_strv(char **v);
+/* The shim's argv for cmd run as the task's worker would be (user, limits). */
+char **sn_proc_shim_argv(sn_task *t, const json_t *cmd);
+/* Marks every descriptor above 2 close-on-exec (hiredis and others open
+ * theirs without it), so that no spawned process inherits the node's sockets. */
+void sn_proc_cloexec_all(void);
 /* Stops watching a process that would not die (shutdown deadline). */
 void sn_proc_abandon(sn_proc *p);
 
@@ -107,6 +112,7 @@ struct sn_task {
   sn_policy policy;
   sn_proc *proc;            /* current process, NULL when none */
   int pid;
+  unsigned long long pid_start; /* start time of pid (zinit runs): tells a reused pid apart */
   char secret[65];          /* per-spawn token of exec tasks */
   uv_timer_t timer;         /* next start (backoff, periodic) */
   uv_timer_t kill_timer;    /* stop escalation */
@@ -117,6 +123,7 @@ struct sn_task {
   int stopping_reason;      /* reason recorded when the current run ends */
   char failed_why[160];     /* why the task is `failed`, for /m/stat */
   int removing;
+  int restart_asked;        /* a restart without a waiting request (claim_recycle): start again once stopped */
   int shutdown_asked;       /* node shutdown has stopped it (dependency order) */
   /* zinit backend */
   int zinit;                /* this task's runs are a zinit service */
@@ -255,6 +262,8 @@ void sn_zinit_reconnected(sn_node *n);
 /* ---- state: the state file ---- */
 void sn_state_changed(sn_node *n);
 int sn_state_restore(sn_node *n, json_t **restored);
+/* Makes state_dir when it is missing; 0 or an error (the node does not start). */
+int sn_state_prepare(sn_node *n, sn_error *err);
 
 /* ---- health: the task's health_check command ---- */
 void sn_health_start(sn_task *t);

@@ -1,6 +1,8 @@
 /* Spawning a worker: argv without a shell, its own process group, stdout and
  * stderr read line by line into the node log, exit reported to the task. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,10 +145,11 @@ char **sn_proc_env(sn_task *t) {
 }
 
 
-/* argv for the shim: identity and limits first, then "--" and the worker's argv. */
-static char **sn__build_argv(sn_task *t) {
+/* argv for the shim: identity and limits first, then "--" and cmd (the
+ * worker's argv, or its health check's). */
+char **sn_proc_shim_argv(sn_task *t, const json_t *cmd) {
   const sn_taskconf *c = &t->conf;
-  size_t argc = json_array_size(c->exec), k = 0;
+  size_t argc = json_array_size(cmd), k = 0;
   char **argv = sn_calloc(argc + 14, sizeof(char *));
   char num[32];
   argv[k++] = sn_strdup(t->node->shim_path);
@@ -164,13 +167,26 @@ static char **sn__build_argv(sn_task *t) {
 #undef SN__OPT
   argv[k++] = sn_strdup("--");
   for (size_t i = 0; i < argc; i++)
-    argv[k++] = sn_strdup(json_string_value(json_array_get(c->exec, i)));
+    argv[k++] = sn_strdup(json_string_value(json_array_get(cmd, i)));
   return argv;
+}
+
+void sn_proc_cloexec_all(void) {
+  DIR *d = opendir("/proc/self/fd");
+  struct dirent *e;
+  if (d == NULL)
+    return;
+  while ((e = readdir(d)) != NULL) {
+    int fd = atoi(e->d_name), fl;
+    if (fd > 2 && fd != dirfd(d) && (fl = fcntl(fd, F_GETFD)) >= 0 && !(fl & FD_CLOEXEC))
+      fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+  }
+  closedir(d);
 }
 
 int sn_proc_spawn(sn_task *t, sn_error *err) {
   sn_node *n = t->node;
-  char **argv = sn__build_argv(t);
+  char **argv = sn_proc_shim_argv(t, t->conf.exec);
   char **env;
   uv_process_options_t o;
   uv_stdio_container_t stdio[3];
@@ -218,6 +234,7 @@ int sn_proc_spawn(sn_task *t, sn_error *err) {
   o.stdio = stdio;
   o.stdio_count = 3;
   p->process.data = p;
+  sn_proc_cloexec_all();
   rc = uv_spawn(n->loop, &p->process, &o);
   sn_proc_free_strv(argv);
   sn_proc_free_strv(env);

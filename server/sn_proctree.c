@@ -34,6 +34,27 @@ int sn_pstat_read(pid_t pid, sn_pstat *out) {
   return 0;
 }
 
+unsigned long long sn_pstart_time(pid_t pid) {
+  char path[64], buf[1024], *p;
+  unsigned long long start = 0;
+  int fd;
+  ssize_t n;
+  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+  if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+    return 0;
+  n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0)
+    return 0;
+  buf[n] = '\0';
+  if ((p = strrchr(buf, ')')) == NULL)
+    return 0;
+  /* After ") ": state is field 3; starttime is field 22, 19 fields on. */
+  if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &start) != 1)
+    return 0;
+  return start;
+}
+
 static int sn__by_ppid(const void *a, const void *b) {
   const sn_pstat *x = a, *y = b;
   return x->ppid < y->ppid ? -1 : x->ppid > y->ppid;

@@ -26,6 +26,9 @@ int sn_ptab_read(sn_ptab *tab);
 void sn_ptab_free(sn_ptab *tab);
 /* Descendants of root (not root itself) found in a table; returns the count. */
 size_t sn_pdescendants(const sn_pstat *tab, size_t n, pid_t root, pid_t *out, size_t max);
+/* When the process started (clock ticks since boot, /proc/PID/stat field 22):
+ * with the pid, it names one process, even after the pid is reused. 0 when gone. */
+unsigned long long sn_pstart_time(pid_t pid);
 /* VmRSS of a process in kB, 0 when gone. */
 unsigned long sn_prss_kb(pid_t pid);
 /* Sends sig to every descendant of root (not root), repeatedly until none is

@@ -3,6 +3,7 @@
  * tasks back and, with the zinit backend, adopts the services still running
  * instead of starting duplicates. Written atomically (temp file, fsync,
  * rename) on the threadpool, never on the loop. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,10 +35,17 @@ static void sn__write(uv_work_t *req) {
   w->rc = -1;
   if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
     return;
-  if (write(fd, w->text, len) == (ssize_t)len && fsync(fd) == 0 && close(fd) == 0)
-    w->rc = rename(tmp, w->path);
-  else
+  if (write(fd, w->text, len) != (ssize_t)len || fsync(fd) != 0) {
     close(fd);
+    return;
+  }
+  if (close(fd) != 0 || rename(tmp, w->path) != 0)
+    return;
+  /* The rename is durable only once the directory is on disk too. */
+  if ((fd = open(w->n->cfg->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+    w->rc = fsync(fd);
+    close(fd);
+  }
 }
 
 static void sn__state_flush(sn_node *n);
@@ -99,6 +107,15 @@ void sn_state_changed(sn_node *n) {
   sn__state_flush(n);
 }
 
+int sn_state_prepare(sn_node *n, sn_error *err) {
+  /* A state_dir that does not exist yet is made (0700: the file holds the
+   * workers' secrets); one that cannot be made stops the node at start-up,
+   * since running without it would silently lose adoption after a restart. */
+  if (n->cfg->state_dir && sn_mkdir_p(n->cfg->state_dir, 0700) != 0)
+    return sn_seterr(err, SN_EINTERNAL, "cannot create state_dir %s: %s", n->cfg->state_dir, strerror(errno));
+  return 0;
+}
+
 /* At boot, before the loop runs: a plain read is fine here. Returns the
  * number of tasks restored, and the ids it restored in *restored. */
 int sn_state_restore(sn_node *n, json_t **restored) {
@@ -115,11 +132,11 @@ int sn_state_restore(sn_node *n, json_t **restored) {
   tasks = json_object_get(root, "tasks");
   json_array_foreach(tasks, i, e) {
     sn_taskconf conf;
-    sn_error err = {0};
+    sn_error terr = {0};
     sn_task *t;
     const char *secret = json_string_value(json_object_get(e, "secret"));
-    if (sn_taskconf_parse(json_object_get(e, "conf"), &conf, &err) != 0) {
-      sn_log(SN_LOG_WARN, NULL, "state file: skipped a task: %s", err.msg);
+    if (sn_taskconf_parse(json_object_get(e, "conf"), &conf, &terr) != 0) {
+      sn_log(SN_LOG_WARN, NULL, "state file: skipped a task: %s", terr.msg);
       continue;
     }
     t = sn_task_new(n, &conf);
@@ -135,8 +152,8 @@ int sn_state_restore(sn_node *n, json_t **restored) {
       t->zadopt = 1; /* asks zinit first: the service may still run */
       t->zpending = 1;
       sn_task_set_state(t, SN_ST_BACKOFF);
-    } else if (sn_task_start(t, &err) != 0) {
-      sn_log(SN_LOG_ERROR, t->conf.task_id, "%s", err.msg);
+    } else if (sn_task_start(t, &terr) != 0) {
+      sn_log(SN_LOG_ERROR, t->conf.task_id, "%s", terr.msg);
     }
   }
   json_decref(root);

@@ -160,10 +160,27 @@ static void sn__escalate(sn_task *t, int reason) {
   uv_timer_start(&t->kill_timer, sn__kill_timer, t->conf.second_sig_duration_ms, 0);
 }
 
+/* A restart asked for (command or claim_recycle): start again now that the
+ * worker is gone, unless something else already did or the task goes. */
+static void sn__restart_now(sn_task *t) {
+  sn_error err = {0};
+  t->restart_asked = 0;
+  if (t->state == SN_ST_RUNNING || t->removing || t->node->shutting_down)
+    return;
+  sn_policy_reset(&t->policy);
+  t->restarts++;
+  if (sn_task_start(t, &err) != 0) { /* only an exec task's spawn can fail */
+    sn_log(SN_LOG_ERROR, t->conf.task_id, "%s", err.msg);
+    sn_task_on_exit(t, 127, 0);
+  }
+}
+
 /* Answers the requests that waited for the worker to be gone. */
 static void sn__finish_waiters(sn_task *t) {
   sn_list *pos, *tmp;
   int remove = 0;
+  if (t->restart_asked)
+    sn__restart_now(t);
   sn_list_foreach(pos, tmp, &t->waiters) {
     sn_req *r = sn_list_entry(pos, sn_req, link);
     sn_list_remove(&r->link);
@@ -171,15 +188,7 @@ static void sn__finish_waiters(sn_task *t) {
       remove = 1;
       sn_req_ok(r, NULL);
     } else if (r->action == SN_REQ_RESTART) {
-      sn_error err = {0};
-      if (t->state != SN_ST_RUNNING && !t->removing) {
-        sn_policy_reset(&t->policy);
-        t->restarts++;
-        if (sn_task_start(t, &err) != 0) { /* only an exec task's spawn can fail */
-          sn_log(SN_LOG_ERROR, t->conf.task_id, "%s", err.msg);
-          sn_task_on_exit(t, 127, 0);
-        }
-      }
+      sn__restart_now(t);
       sn_req_ok_with(r, "task", sn_task_to_json(t));
     } else {
       sn_req_ok_with(r, "task", sn_task_to_json(t));
@@ -193,6 +202,8 @@ void sn_task_stop(sn_task *t, sn_req *req, int action) {
   if (req) {
     req->action = action;
     sn_list_push(&t->waiters, &req->link);
+  } else if (action == SN_REQ_RESTART) {
+    t->restart_asked = 1; /* nobody waits, but the restart must still happen */
   }
   if (action == SN_REQ_REMOVE)
     t->removing = 1;

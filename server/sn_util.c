@@ -1,8 +1,10 @@
 #include "sn_util.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 
 #include "sn_log.h"
@@ -91,5 +93,26 @@ int sn_parse_u64(const char *s, uint64_t *out) {
     v = v * 10 + d;
   }
   *out = v;
+  return 0;
+}
+
+int sn_mkdir_p(const char *path, unsigned mode) {
+  char buf[4096];
+  size_t n = strlen(path);
+  if (n == 0 || n >= sizeof(buf)) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  memcpy(buf, path, n + 1);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/')
+      continue;
+    *p = '\0';
+    if (mkdir(buf, (mode_t)mode) != 0 && errno != EEXIST)
+      return -1;
+    *p = '/';
+  }
+  if (mkdir(buf, (mode_t)mode) != 0 && errno != EEXIST)
+    return -1;
   return 0;
 }

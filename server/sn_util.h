@@ -20,6 +20,8 @@ static inline unsigned sn_backoff_next(unsigned cur_ms, unsigned max_ms) {
 /* Parses a decimal number of digits only (no sign, no spaces) that fits
  * uint64_t. 0, or -1 for anything else. */
 int sn_parse_u64(const char *s, uint64_t *out);
+/* mkdir -p: makes path and its missing parents with mode. 0, or -1 (errno). */
+int sn_mkdir_p(const char *path, unsigned mode);
 /* Constant-time comparison of two NUL-terminated secrets. */
 int sn_secret_eq(const char *a, const char *b);
 

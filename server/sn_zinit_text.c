@@ -155,7 +155,7 @@ static void sn__file_work(uv_work_t *w) {
     return;
   }
   /* JSON is valid YAML; O_EXCL makes an existing service an error, as in zinit. */
-  if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0) {
+  if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) { /* it holds the token */
     r->file_rc = -1;
     r->file_errno = errno;
     return;

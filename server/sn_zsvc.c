@@ -163,6 +163,7 @@ static void sn__status(sn_zinit *z, json_t *result, json_t *error, void *ud) {
     if (!t->zsaw_pid) {
       t->zsaw_pid = 1;
       t->pid = (int)pid;
+      t->pid_start = sn_pstart_time(t->pid);
       sn_log(SN_LOG_INFO, t->conf.task_id, "zinit runs it as pid %d", t->pid);
       if (t->state == SN_ST_STARTING && !t->conf.health_check)
         sn_task_set_state(t, SN_ST_RUNNING);
@@ -233,6 +234,7 @@ static void sn__adopt(sn_zinit *z, json_t *result, json_t *error, void *ud) {
     t->zpending = 0;
     t->zrun = t->zcreated = t->zsaw_pid = 1;
     t->pid = (int)pid;
+    t->pid_start = sn_pstart_time(t->pid);
     sn_task_began(t);
     snprintf(t->zinit_state, sizeof(t->zinit_state), "%s", st);
     sn_log(SN_LOG_INFO, t->conf.task_id, "adopted the running zinit service (pid %d)", t->pid);
@@ -270,8 +272,11 @@ int sn_zsvc_kill(sn_task *t, int sig) {
   sn__name(t, name, sizeof(name));
   /* zinit's own stop kills after 500 ms; our grace period is ours to keep. */
   sn_zinit_call(t->node->zinit, "service_kill", json_pack("[s, s]", name, sn_signame(sig)), NULL, NULL);
-  if (sig == SIGKILL && t->pid > 0)
-    kill(-t->pid, SIGKILL); /* the same machine: do not wait for a round trip */
+  /* The same machine: do not wait for a round trip. zinit spawned it, not
+   * us, so the pid may have ended and been reused: kill only the process
+   * that started when the one we saw did. */
+  if (sig == SIGKILL && t->pid > 0 && t->pid_start && sn_pstart_time(t->pid) == t->pid_start)
+    kill(-t->pid, SIGKILL);
   return 0;
 }
 

@@ -510,6 +510,13 @@ def config_boot_tasks_and_templates():
     check(t2["queue"]["cap"] == 7 and t2["state"] == "waiting", "boot net task waits for its worker", t2)
     s, r = node.cmd({"cmd": "start", "task_id": "evil", "exec": ["/usr/sbin/nologin"]})
     check(s == 401 and err_code(r) == "unauthorized", "exec outside exec_allow: unauthorized", (s, r))
+    s, r = node.cmd({"cmd": "start", "task_id": "evil2", "exec": ["/bin/true"], "health_check": ["/usr/sbin/nologin"]})
+    check(s == 401 and "health_check" in r["error"]["message"], "a health_check outside exec_allow: unauthorized", (s, r))
+    for var in ("LD_PRELOAD", "LD_LIBRARY_PATH", "PYTHONPATH", "BASH_ENV"):
+        s, r = node.cmd({"cmd": "start", "task_id": "evil3", "exec": ["/bin/true"], "env": {var: "/tmp/x"}})
+        check(s == 401 and var in r["error"]["message"], f"env {var} with exec_allow: unauthorized", (s, r))
+    s, r = node.cmd({"cmd": "update", "task_id": "boot1", "health_check": ["/usr/sbin/nologin"]})
+    check(s == 401, "update cannot bring in a health_check outside exec_allow either", (s, r))
     s, r = node.cmd({"cmd": "start", "task_id": "rel", "exec": ["sh", "-c", "true"]})
     check(s == 401, "a bare command name is refused when exec_allow is set", (s, r))
     s, r = node.cmd({"cmd": "start", "task_id": "ok1", "exec": ["/bin/true"], "restart": "never"})

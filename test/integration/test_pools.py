@@ -68,11 +68,39 @@ def claims():
     check(r.get("job", {}).get("task_id") == mine and r["job"]["output"] == "mine", "the claimer's jobs go to its worker", r)
     s, r = node.cmd({"cmd": "send", "task_id": mine, "data": 1})
     check(s == 409, "send to a claimed worker from another client: conflict", r)
+    s, r = node.cmd({"cmd": "job", "task_id": mine, "payload": 1, "wait": True})
+    check(s == 409 and r["error"]["code"] == "conflict", "a job for the claimed task from another client: conflict", r)
+    c.send({"cmd": "job", "task_id": mine, "payload": 1, "start": False, "id": 3})
+    r = c.recv(15 * SLOW)
+    s, r = node.cmd({"cmd": "job_start", "job_id": r.get("job", {}).get("job_id")})
+    check(s == 409, "another client starting a job for the claimed task: conflict", r)
     s, r = node.cmd({"cmd": "claim", "kind": "echo"})
     check(s == 400, "claim over HTTP: bad_request (it lasts as long as a websocket)")
     c.close()
     back = wait_for(lambda: mine in {node.cmd({"cmd": "job", "kind": "echo", "payload": 0, "wait": True})[1]["job"]["task_id"] for _ in range(4)}, timeout=10)
     check(back, "when the claimer disconnects the worker returns to the pool")
+    node.stop()
+
+
+@test
+def claim_recycle_restarts_the_instance():
+    cfg = {"kinds": {"echo": {"exec": [os.path.join(BIN_DIR, "echo_job")], "min": 1, "max": 1, "claim_recycle": True}}}
+    node = Node(config=cfg)
+    first = wait_for(lambda: connected(node, "echo"))
+    pid = first[0]["pid"] if first else None
+    c = WS(node.port, "/m/cmd")
+    c.send({"cmd": "claim", "kind": "echo", "id": 1})
+    r = c.recv(15 * SLOW)
+    mine = r.get("task", {}).get("task_id")
+    check(r.get("ok") and mine, "claimed the only instance", r)
+    c.send({"cmd": "release", "task_id": mine, "id": 2})
+    r = c.recv(15 * SLOW)
+    check(r.get("ok"), "released", r)
+    again = wait_for(lambda: [t for t in connected(node, "echo") if t["pid"] != pid and t["state"] == "running"],
+                     timeout=15)
+    check(again and again[0]["task_id"] == mine, "claim_recycle: a fresh process runs the instance again",
+          node.stat()[1]["tasks"])
+    c.close()
     node.stop()
 
 

@@ -25,6 +25,26 @@ def echo_worker(node, task_id, prog="echo_job"):
 
 
 @test
+def workers_inherit_no_node_socket():
+    """hiredis opens its sockets without close-on-exec: a worker could read the blocking pop and
+    steal jobs. Workers and health checks get stdin, stdout and stderr only."""
+    r = Redis()
+    node = Node(config={"redis_url": r.url, "node_id": "nF"})
+    wait_for(lambda: node.stat()[1]["node"]["redis"] == "connected")
+    echo_worker(node, "e1")  # so that the blocking pop is armed
+    fds = 'import os; print("fds", sorted(int(f) for f in os.listdir("/proc/self/fd")))'
+    node.cmd({"cmd": "start", "task_id": "fd", "exec": [sys.executable, "-c", fds + "; import time; time.sleep(1000)"],
+              "health_check": ["/bin/sh", "-c", "test $(ls /proc/$$/fd | wc -l) -le 4"], "health_interval_ms": 200})
+    lines = wait_for(lambda: [l["line"] for l in node.cmd({"cmd": "logs", "task_id": "fd"})[1].get("lines", [])
+                              if l["line"].startswith("fds")])
+    check(lines == ["fds [0, 1, 2, 3]"], "a worker holds only 0, 1, 2 (3 is its listing of /proc/self/fd)", lines)
+    t = wait_for(lambda: (lambda t: t if t["state"] == "running" else None)(node.task("fd")), timeout=15)
+    check(t is not None, "its health check (run like the worker) sees no socket of the node either")
+    node.stop()
+    r.stop()
+
+
+@test
 def hero_keys_and_redis_cli_jobs():
     r = Redis()
     node = Node(config={"redis_url": r.url, "node_id": "nA"})

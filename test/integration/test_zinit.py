@@ -198,8 +198,10 @@ def readoption_round(proto):
               "mem_limit_kb": 500000})
     t = wait_for(lambda: (lambda t: t if t["state"] == "running" and t["connected"] else None)(node.task("keep")))
     pid = t and t["pid"]
-    check(pid and os.path.exists(os.path.join(state, "supernode-state.json")), "the state file is written", state)
-    time.sleep(0.3)
+    check(pid and wait_for(lambda: state_runs(state, "keep")), "the state file is written", state)
+    if proto == "text":  # the node writes the service file itself: it holds the worker's token
+        mode = os.stat(os.path.join(z.dir, "sn-keep.yaml")).st_mode & 0o777
+        check(mode == 0o600, "the service file is readable by its owner only (0600)", oct(mode))
     node.proc.kill()  # SIGKILL: no cleanup at all
     node.proc.wait()
     check(z.call("service_status", "sn-keep")["result"]["pid"] == pid, "the zinit service outlives the node")
@@ -220,15 +222,28 @@ def readoption_round(proto):
     z.stop()
 
 
+def state_runs(state, task_id, run=True):
+    """True once the state file says task_id is (or is not) meant to run."""
+    try:
+        with open(os.path.join(state, "supernode-state.json")) as f:
+            tasks = json.load(f)["tasks"]
+    except (OSError, ValueError, KeyError):
+        return False
+    return any(t["conf"]["task_id"] == task_id and t["run"] == run for t in tasks)
+
+
 @test
 def native_state_file_restores_tasks():
-    state = tempfile.mkdtemp(prefix="sn-state-")
+    # A state_dir that does not exist yet is made, parents included, for the owner only.
+    state = os.path.join(tempfile.mkdtemp(prefix="sn-state-"), "a", "b")
     node = Node(config={"state_dir": state})
+    check(os.path.isdir(state) and os.stat(state).st_mode & 0o777 == 0o700, "state_dir is created with its parents, 0700",
+          os.path.exists(state) and oct(os.stat(state).st_mode))
     node.cmd({"cmd": "start", "task_id": "nat", "exec": mis("hang")})
     node.cmd({"cmd": "start", "task_id": "off", "mode": "net"})
     node.cmd({"cmd": "stop", "task_id": "off"})
     wait_for(lambda: node.task("nat")["state"] == "running")
-    time.sleep(0.3)
+    check(wait_for(lambda: state_runs(state, "nat") and state_runs(state, "off", False)), "the state file is written")
     old = node.task("nat")["pid"]
     node.proc.kill()
     node.proc.wait()
@@ -239,6 +254,14 @@ def native_state_file_restores_tasks():
     check(t and t["pid"] != old, "the state file brings the task back: started afresh", t and t.get("pid"))
     check(node.task("off").get("state") == "stopped", "a stopped task comes back stopped")
     node.stop()
+    # A state_dir that cannot be made stops the node at start-up, with the reason.
+    blocker = tempfile.mktemp(prefix="sn-state-file-")
+    open(blocker, "w").close()
+    try:
+        Node(config={"state_dir": os.path.join(blocker, "sub")}).stop()
+        check(False, "a state_dir that cannot be created stops the node")
+    except RuntimeError as e:
+        check("state_dir" in str(e), "a state_dir that cannot be created stops the node, saying why", str(e)[-300:])
 
 
 if __name__ == "__main__":

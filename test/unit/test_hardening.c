@@ -176,6 +176,23 @@ START_TEST(process_table_has_no_cap) {
 }
 END_TEST
 
+/* A pid names one process only with its start time: zinit's pids are not ours to reap. */
+START_TEST(process_start_time_tells_reused_pids_apart) {
+  pid_t kid;
+  unsigned long long mine = sn_pstart_time(getpid());
+  ck_assert_uint_ne(mine, 0);
+  ck_assert_uint_eq(sn_pstart_time(getpid()), mine);
+  if ((kid = fork()) == 0) {
+    pause();
+    _exit(0);
+  }
+  ck_assert_uint_ne(sn_pstart_time(kid), 0);
+  kill(kid, SIGKILL);
+  waitpid(kid, NULL, 0);
+  ck_assert_uint_eq(sn_pstart_time(kid), 0); /* gone */
+}
+END_TEST
+
 Suite *sn_hardening_suite(void) {
   Suite *s = suite_create("hardening");
   TCase *tc = tcase_create("core");
@@ -187,6 +204,7 @@ Suite *sn_hardening_suite(void) {
   tcase_add_test(tc, origin_policy_with_token);
   tcase_add_test(tc, queue_leases_hide_items_from_other_consumers);
   tcase_add_test(tc, process_table_has_no_cap);
+  tcase_add_test(tc, process_start_time_tells_reused_pids_apart);
   suite_add_tcase(s, tc);
   return s;
 }
