@@ -33,9 +33,11 @@ json_t *sn_hero_hash(const redisReply *rep) {
 }
 
 const char *sn_hero_popped(const redisReply *rep) {
+  if (rep && rep->type == REDIS_REPLY_STRING) /* BLMOVE, LMOVE */
+    return sn_hero_valid_id(rep->str) ? rep->str : NULL;
   if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
       rep->element[1]->type != REDIS_REPLY_STRING || !sn_hero_valid_id(rep->element[1]->str))
-    return NULL;
+    return NULL; /* BRPOP: [queue, id] */
   return rep->element[1]->str;
 }
 
@@ -73,6 +75,9 @@ json_t *sn_hero_job_req(json_t *h, sn_error *err) {
   /* Seconds, as Hero writes them; a value we cannot read keeps the default. */
   if (to && sn_parse_u64(to, &secs) == 0 && secs <= 30 * 86400)
     json_object_set_new(req, "timeout_ms", json_integer((json_int_t)secs * 1000));
+  /* Our own count of retries left, kept in the hash across nodes. */
+  if (sn__field(h, "sn_retries") && sn_parse_u64(sn__field(h, "sn_retries"), &secs) == 0 && secs <= 10)
+    json_object_set_new(req, "retries", json_integer((json_int_t)secs));
   if (sn__field(h, "caller_id"))
     json_object_set_new(req, "caller_id", json_string(sn__field(h, "caller_id")));
   if (sn__field(h, "context_id"))

@@ -13,12 +13,12 @@
  * are not strings are skipped, bytes that are not UTF-8 repaired. NULL when
  * the reply is not an array. */
 json_t *sn_hero_hash(const redisReply *rep);
-/* The job id of a BRPOP reply ([queue, id]), or NULL when it has another shape. */
+/* The job id of a BLMOVE reply (a string) or a BRPOP one ([queue, id]), or NULL. */
 const char *sn_hero_popped(const redisReply *rep);
 /* A job id a producer may choose: 1..39 chars of [A-Za-z0-9_.:-]. */
 int sn_hero_valid_id(const char *id);
 /* The job command for a hero:job hash: kind, payload (the script, as JSON
- * when it is JSON text), timeout_ms, caller_id, context_id (new reference).
+ * when it is JSON text), timeout_ms, retries (sn_retries), caller_id, context_id (new reference).
  * NULL with err filled when the hash lacks a valid id or script_type. */
 json_t *sn_hero_job_req(json_t *hash, sn_error *err);
 

@@ -460,6 +460,12 @@ void sn_jobs_close(sn_node *n) {
   n->jobs_closing = 1;
   sn_list_foreach(pos, tmp, &n->jobs) {
     sn_job *j = sn_list_entry(pos, sn_job, link);
+    if (!sn__ended(j) && j->from_queue && sn_list_empty(&j->waiters) && sn_mirror_up(n->mirror)) {
+      /* Taken from a shared queue for someone else: another node runs it. */
+      sn_log(SN_LOG_INFO, j->ran_on[0] ? j->ran_on : NULL, "job %s goes back to its queue (node shutdown)", j->id);
+      sn_mirror_giveback(n->mirror, j, 0);
+      continue;
+    }
     if (!sn__ended(j))
       sn__end(j, SN_J_ERROR, NULL, "the node shut down");
   }
@@ -523,24 +529,32 @@ static sn_job *sn__from_hash(sn_node *n, json_t *h) {
   return j;
 }
 
-void sn_jobs_from_redis(sn_node *n, json_t *h, int adopt) {
-  const char *id = sn__h(h, "id");
+int sn_jobs_from_redis(sn_node *n, json_t *h, int adopt) {
+  const char *id = sn__h(h, "id"), *st = sn__h(h, "sn_status");
   sn_job *j = id ? sn_map_get(&n->jobs_by_id, id) : NULL;
   if (!adopt) {
     if (j && j->remote && !sn__ended(j))
       sn__remote_end(j, h);
-    return;
+    return 0;
   }
   if (j && sn__ended(j))
-    return; /* ended here already (timed out while queued) */
+    return -1; /* ended here already (timed out while queued) */
+  if (j && j->from_queue)
+    return 0; /* taken twice (requeued while we held it): it runs here once */
+  if (st && sn__parse_status(st) >= SN_J_FINISHED)
+    return -1; /* it ended elsewhere: a stale id */
   if (j == NULL && (j = sn__from_hash(n, h)) == NULL)
-    return;
+    return -1;
+  if (sn__h(h, "sn_retries")) /* requeued from a dead node: the count lives in the hash */
+    j->retries_left = atoi(sn__h(h, "sn_retries")) > 10 ? 10 : atoi(sn__h(h, "sn_retries"));
   /* Ours to run now: into the local queue, first in line. */
   j->remote = 0;
+  j->from_queue = 1;
   if (j->status == SN_J_CREATED && j->timeout_ms)
     uv_timer_start(&j->timer, sn__timed_out, j->timeout_ms, 0);
   sn_list_remove(&j->qlink);
   j->status = SN_J_QUEUED;
   sn_list_push_front(&n->jobq, &j->qlink);
   sn_jobs_pump(n);
+  return 0;
 }

@@ -1,4 +1,4 @@
-#include "sn_mirror.h"
+#include "sn_mirror_int.h"
 
 #include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
@@ -13,37 +13,6 @@
 #include "sn_log.h"
 #include "sn_node.h"
 #include "sn_util.h"
-
-#define SN_MIRROR_MAX_INFLIGHT 10000 /* task-state writes beyond this are dropped */
-#define SN_MIRROR_BACKOFF_MAX 5000
-#define SN_MIRROR_CONNECT_TIMEOUT 1000
-
-enum { SN_RC_CMD, SN_RC_POP, SN_RC_SUB, SN_RC_N };
-
-typedef struct sn_rconn {
-  sn_mirror *m;
-  int role;
-  redisAsyncContext *ac; /* NULL while down */
-  int up;
-  unsigned backoff_ms;
-  uv_timer_t retry;
-  uv_getaddrinfo_t gai;
-  int resolving;
-  int popping; /* a BRPOP is in flight */
-} sn_rconn;
-
-struct sn_mirror {
-  sn_node *n;
-  char host[256];
-  int port;
-  sn_rconn rc[SN_RC_N];
-  uv_timer_t tick; /* node heartbeat, task-state refresh, re-reads of remote jobs */
-  long inflight;
-  unsigned long dropped;
-  int closing, handles;
-  int cmd_draining; /* the command connection sends its last writes before it goes */
-  int was_up; /* resync once per reconnect */
-};
 
 static const char *sn__status_hero(int st) {
   switch (st) {
@@ -63,7 +32,7 @@ static const char *const sn__jstatus[] = {"created", "queued", "dispatched", "st
 
 /* ---- sending ---- */
 
-static void sn__done(redisAsyncContext *ac, void *r, void *priv) {
+void sn_mirror_done_cb(redisAsyncContext *ac, void *r, void *priv) {
   sn_mirror *m = priv;
   (void)ac;
   (void)r;
@@ -72,7 +41,7 @@ static void sn__done(redisAsyncContext *ac, void *r, void *priv) {
 
 /* One command on the command connection. droppable: a task-state write that
  * may be skipped when the pipeline is full (job writes never are). */
-static int sn__cmd(sn_mirror *m, int droppable, int argc, const char **argv, const size_t *lens) {
+int sn_mirror_cmd(sn_mirror *m, int droppable, int argc, const char **argv, const size_t *lens) {
   redisAsyncContext *ac = m->rc[SN_RC_CMD].ac;
   if (ac == NULL || !m->rc[SN_RC_CMD].up)
     return -1;
@@ -80,14 +49,14 @@ static int sn__cmd(sn_mirror *m, int droppable, int argc, const char **argv, con
     m->dropped++;
     return -1;
   }
-  if (redisAsyncCommandArgv(ac, sn__done, m, argc, argv, lens) != REDIS_OK)
+  if (redisAsyncCommandArgv(ac, sn_mirror_done_cb, m, argc, argv, lens) != REDIS_OK)
     return -1;
   m->inflight++;
   return 0;
 }
 
 /* Builds argv from a NULL-terminated list of strings. */
-static int sn__cmdv(sn_mirror *m, int droppable, const char *first, ...) {
+int sn_mirror_cmdv(sn_mirror *m, int droppable, const char *first, ...) {
   const char *argv[64];
   size_t lens[64];
   int argc = 0;
@@ -98,7 +67,7 @@ static int sn__cmdv(sn_mirror *m, int droppable, const char *first, ...) {
     lens[argc++] = strlen(s);
   }
   va_end(ap);
-  return sn__cmd(m, droppable, argc, argv, lens);
+  return sn_mirror_cmd(m, droppable, argc, argv, lens);
 }
 
 /* ---- task state ---- */
@@ -116,11 +85,11 @@ void sn_mirror_task(sn_mirror *m, sn_task *t) {
   snprintf(dropped, sizeof(dropped), "%llu", (unsigned long long)t->queue.dropped);
   snprintf(in, sizeof(in), "%llu", (unsigned long long)t->msgs_in);
   snprintf(out, sizeof(out), "%llu", (unsigned long long)t->msgs_out);
-  sn__cmdv(m, 1, "HSET", key, "task_id", t->conf.task_id, "mode", t->conf.mode == SN_MODE_NET ? "net" : "exec", "kind",
+  sn_mirror_cmdv(m, 1, "HSET", key, "task_id", t->conf.task_id, "mode", t->conf.mode == SN_MODE_NET ? "net" : "exec", "kind",
            t->conf.kind, "state", sn_state_name(t->state), "pid", t->pid ? pid : "", "restarts", restarts, "runs", runs,
            "connected", t->worker ? "1" : "0", "busy", t->job ? "1" : "0", "queue_len", qlen, "dropped", dropped,
            "msgs_in", in, "msgs_out", out, NULL);
-  sn__cmdv(m, 1, "SADD", set, t->conf.task_id, NULL);
+  sn_mirror_cmdv(m, 1, "SADD", set, t->conf.task_id, NULL);
 }
 
 void sn_mirror_task_gone(sn_mirror *m, sn_task *t) {
@@ -129,8 +98,8 @@ void sn_mirror_task_gone(sn_mirror *m, sn_task *t) {
     return;
   snprintf(key, sizeof(key), "supernode:%s:task:%s", m->n->node_id, t->conf.task_id);
   snprintf(set, sizeof(set), "supernode:%s:tasks", m->n->node_id);
-  sn__cmdv(m, 0, "DEL", key, NULL);
-  sn__cmdv(m, 0, "SREM", set, t->conf.task_id, NULL);
+  sn_mirror_cmdv(m, 0, "DEL", key, NULL);
+  sn_mirror_cmdv(m, 0, "SREM", set, t->conf.task_id, NULL);
 }
 
 /* ---- data mirror (mirror_data) ---- */
@@ -173,7 +142,7 @@ void sn_mirror_item(sn_mirror *m, sn_task *t, const void *data, size_t len, int 
     SN__ARG(data, len);
   }
 #undef SN__ARG
-  sn__cmd(m, 1, argc, argv, lens); /* droppable: the queue keeps the data anyway */
+  sn_mirror_cmd(m, 1, argc, argv, lens); /* droppable: the queue keeps the data anyway */
   sn_buf_free(&b64);
 }
 
@@ -187,8 +156,11 @@ static char *sn__script(const sn_job *j) {
 }
 
 void sn_mirror_job(sn_mirror *m, sn_job *j) {
-  char key[200], worker[400] = "", upd[24], cre[24], to[24], *script, *output = NULL;
+  char key[200], worker[400] = "", upd[24], cre[24], to[24], retries[24], *script, *output = NULL;
   int ended = j->status >= SN_J_FINISHED;
+  /* An end is written in one transaction: the hash, the reply, and the id
+   * leaving our processing list, so that no crash in between loses the job. */
+  int atomic = ended && (j->ran_on[0] || j->from_queue);
   if (m == NULL || !sn_mirror_up(m))
     return;
   snprintf(key, sizeof(key), "hero:job:%s", j->id);
@@ -197,28 +169,37 @@ void sn_mirror_job(sn_mirror *m, sn_job *j) {
   snprintf(upd, sizeof(upd), "%llu", (unsigned long long)(j->updated_ms / 1000));
   snprintf(cre, sizeof(cre), "%llu", (unsigned long long)(j->created_ms / 1000));
   snprintf(to, sizeof(to), "%llu", (unsigned long long)((j->timeout_ms + 999) / 1000));
+  snprintf(retries, sizeof(retries), "%d", j->retries_left);
   script = sn__script(j);
   if (j->output)
     output = json_dumps(j->output, JSON_COMPACT | JSON_ENCODE_ANY);
-  sn__cmdv(m, 0, "HSET", key, "id", j->id, "caller_id", j->caller_id ? j->caller_id : "", "context_id",
+  if (atomic)
+    sn_mirror_cmdv(m, 0, "MULTI", NULL);
+  sn_mirror_cmdv(m, 0, "HSET", key, "sn_retries", retries, "id", j->id, "caller_id", j->caller_id ? j->caller_id : "", "context_id",
            j->context_id ? j->context_id : "", "script", script ? script : "", "script_type", j->kind, "status",
            sn__status_hero(j->status), "sn_status", sn__jstatus[j->status], "timeout", to, "created_at", cre,
            "updated_at", upd, "output", output ? output : "", "error", j->error ? j->error : "", NULL);
   if (worker[0])
-    sn__cmdv(m, 0, "HSET", key, "worker_id", worker, NULL);
+    sn_mirror_cmdv(m, 0, "HSET", key, "worker_id", worker, NULL);
   if (ended && j->ran_on[0]) {
     /* This node ran it: publish the result for whoever waits. */
     char reply[200], ttl[24];
     snprintf(reply, sizeof(reply), "hero:reply:%s", j->id);
     snprintf(ttl, sizeof(ttl), "%llu", (unsigned long long)m->n->cfg->reply_ttl_s);
-    sn__cmdv(m, 0, "LPUSH", reply, output ? output : "null", NULL);
-    sn__cmdv(m, 0, "EXPIRE", reply, ttl, NULL);
-    sn__cmdv(m, 0, "PUBLISH", "supernode:job_done", j->id, NULL);
+    sn_mirror_cmdv(m, 0, "LPUSH", reply, output ? output : "null", NULL);
+    sn_mirror_cmdv(m, 0, "EXPIRE", reply, ttl, NULL);
+    sn_mirror_cmdv(m, 0, "PUBLISH", "supernode:job_done", j->id, NULL);
   }
+  if (ended && j->from_queue) {
+    sn_mirror_cmdv(m, 0, "LREM", m->processing, "0", j->id, NULL);
+    j->from_queue = 0;
+  }
+  if (atomic)
+    sn_mirror_cmdv(m, 0, "EXEC", NULL);
   if (j->status == SN_J_DISPATCHED && j->ran_on[0]) {
     char wq[500];
     snprintf(wq, sizeof(wq), "hero:work_queue:%s", worker);
-    sn__cmdv(m, 0, "LPUSH", wq, j->id, NULL);
+    sn_mirror_cmdv(m, 0, "LPUSH", wq, j->id, NULL);
   }
   free(script);
   free(output);
@@ -230,7 +211,7 @@ int sn_mirror_enqueue(sn_mirror *m, sn_job *j) {
     return -1;
   sn_mirror_job(m, j);
   snprintf(wq, sizeof(wq), "hero:work_queue:%s", j->kind);
-  return sn__cmdv(m, 0, "LPUSH", wq, j->id, NULL);
+  return sn_mirror_cmdv(m, 0, "LPUSH", wq, j->id, NULL);
 }
 
 void sn_mirror_withdraw(sn_mirror *m, sn_job *j) {
@@ -238,82 +219,43 @@ void sn_mirror_withdraw(sn_mirror *m, sn_job *j) {
   if (m == NULL || !sn_mirror_up(m))
     return;
   snprintf(wq, sizeof(wq), "hero:work_queue:%s", j->kind);
-  sn__cmdv(m, 0, "LREM", wq, "0", j->id, NULL);
+  sn_mirror_cmdv(m, 0, "LREM", wq, "0", j->id, NULL);
 }
 
-/* ---- taking jobs from the shared queues ---- */
+/* ---- reading jobs back ---- */
 
-static void sn__pop(sn_mirror *m);
-
-/* A job hash read back: adopt it (we popped it) or learn its end (we wait for it). */
+/* A job hash read back: adopt it (moved to our processing list) or learn its
+ * end (we wait for it). priv: the id being adopted (owned), or NULL. */
 static void sn__hash(redisAsyncContext *ac, void *r, void *priv) {
   sn_mirror *m = ac->data;
+  char *adopt_id = priv;
   json_t *h = sn_hero_hash(r);
-  int adopt = priv != NULL;
   m->inflight--;
-  if (json_object_size(h) > 0)
-    sn_jobs_from_redis(m->n, h, adopt);
+  if (adopt_id) {
+    /* No reply: the connection went; the id stays in our processing list
+     * and the resync on reconnect recovers it. */
+    if (r)
+      sn_rqueue_adopted(m, adopt_id, json_object_size(h) > 0 && sn_jobs_from_redis(m->n, h, 1) == 0);
+    free(adopt_id);
+  } else if (json_object_size(h) > 0) {
+    sn_jobs_from_redis(m->n, h, 0);
+  }
   json_decref(h);
 }
 
-static void sn__read_job(sn_mirror *m, const char *id, int adopt) {
+void sn_mirror_read_job(sn_mirror *m, const char *id, int adopt) {
   redisAsyncContext *ac = m->rc[SN_RC_CMD].ac;
-  if (ac == NULL || !m->rc[SN_RC_CMD].up)
-    return;
-  if (redisAsyncCommand(ac, sn__hash, adopt ? (void *)1 : NULL, "HGETALL hero:job:%s", id) == REDIS_OK)
+  char *priv = adopt ? sn_strdup(id) : NULL;
+  if (ac && m->rc[SN_RC_CMD].up && redisAsyncCommand(ac, sn__hash, priv, "HGETALL hero:job:%s", id) == REDIS_OK) {
     m->inflight++;
-}
-
-static void sn__popped(redisAsyncContext *ac, void *r, void *priv) {
-  sn_rconn *rc = priv;
-  redisReply *rep = r;
-  (void)ac;
-  rc->popping = 0;
-  if (sn_hero_popped(rep))
-    sn__read_job(rc->m, sn_hero_popped(rep), 1);
-  if (rep)
-    sn__pop(rc->m);
-}
-
-/* BRPOP (first in, first out, as producers LPUSH) on the queues of every
- * kind this node has a free worker for, for at most 1 s so that the wait is
- * re-armed as kinds and free workers change. */
-static void sn__pop(sn_mirror *m) {
-  sn_rconn *rc = &m->rc[SN_RC_POP];
-  const char *argv[130];
-  size_t lens[130];
-  char keys[128][160];
-  int argc = 1, k = 0;
-  if (!rc->up || rc->popping || m->closing)
     return;
-  argv[0] = "BRPOP";
-  lens[0] = 5;
-  sn_list *pos, *tmp;
-  sn_list_foreach(pos, tmp, &m->n->tasks) {
-    sn_task *t = sn_list_entry(pos, sn_task, link);
-    if (k >= 128 || !sn_jobs_free_worker(t) || t->conf.kind[0] == '\0')
-      continue;
-    snprintf(keys[k], sizeof(keys[k]), "hero:work_queue:%s", t->conf.kind);
-    int dup = 0;
-    for (int i = 1; i < argc; i++)
-      dup |= strcmp(argv[i], keys[k]) == 0;
-    if (dup)
-      continue;
-    argv[argc] = keys[k];
-    lens[argc++] = strlen(keys[k]);
-    k++;
   }
-  if (argc == 1)
-    return; /* no free worker: sn_mirror_poke re-arms */
-  argv[argc] = "1";
-  lens[argc++] = 1;
-  if (redisAsyncCommandArgv(rc->ac, sn__popped, rc, argc, argv, lens) == REDIS_OK)
-    rc->popping = 1;
+  free(priv);
 }
 
 void sn_mirror_poke(sn_mirror *m) {
   if (m)
-    sn__pop(m);
+    sn_rqueue_arm_all(m);
 }
 
 static void sn__message(redisAsyncContext *ac, void *r, void *priv) {
@@ -323,12 +265,11 @@ static void sn__message(redisAsyncContext *ac, void *r, void *priv) {
   if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 && rep->element[0]->type == REDIS_REPLY_STRING &&
       rep->element[2]->type == REDIS_REPLY_STRING && strcmp(rep->element[0]->str, "message") == 0 &&
       sn_hero_valid_id(rep->element[2]->str) && sn_jobs_waits_remote(m->n, rep->element[2]->str))
-    sn__read_job(m, rep->element[2]->str, 0);
+    sn_mirror_read_job(m, rep->element[2]->str, 0);
 }
 
 /* ---- connections ---- */
 
-static void sn__connect(sn_rconn *rc);
 static void sn__maybe_free(sn_mirror *m);
 
 static void sn__retry(uv_timer_t *t);
@@ -342,7 +283,7 @@ static void sn__retry_later(sn_rconn *rc) {
 static void sn__retry(uv_timer_t *t) {
   sn_rconn *rc = t->data;
   sn_log(SN_LOG_DEBUG, NULL, "redis: reconnecting (connection %d)", rc->role);
-  sn__connect(rc);
+  sn_mirror_connect(rc);
 }
 
 static void sn__lost(sn_rconn *rc, const redisAsyncContext *ac) {
@@ -371,7 +312,7 @@ static void sn__lost(sn_rconn *rc, const redisAsyncContext *ac) {
 
 static sn_rconn *sn__find_rc(const redisAsyncContext *ac) {
   sn_mirror *m = ac->data;
-  for (int i = 0; m && i < SN_RC_N; i++)
+  for (int i = 0; m && i < m->nrc; i++)
     if (m->rc[i].ac == ac)
       return &m->rc[i];
   return NULL;
@@ -402,7 +343,7 @@ static void sn__connected(const redisAsyncContext *ac, int status) {
   if (rc->role == SN_RC_SUB)
     redisAsyncCommand(rc->ac, sn__message, rc->m, "SUBSCRIBE supernode:job_done");
   else if (rc->role == SN_RC_POP)
-    sn__pop(rc->m);
+    sn_rqueue_arm(rc);
   else
     sn__resync(rc->m);
 }
@@ -450,7 +391,7 @@ static void sn__resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res
   uv_timer_start(&rc->retry, sn__connect_timeout, SN_MIRROR_CONNECT_TIMEOUT, 0);
 }
 
-static void sn__connect(sn_rconn *rc) {
+void sn_mirror_connect(sn_rconn *rc) {
   char port[16];
   struct addrinfo hints;
   memset(&hints, 0, sizeof(hints));
@@ -463,18 +404,15 @@ static void sn__connect(sn_rconn *rc) {
     sn__retry_later(rc);
 }
 
-/* Redis is back: rewrite the state of every task and every job not yet ended. */
+/* Redis is back: rewrite the state of every task; the jobs are the reliable
+ * queue's (sn_rqueue_resync). */
 static void sn__resync(sn_mirror *m) {
   sn_list *pos, *tmp;
   sn_log(SN_LOG_INFO, NULL, "redis %s:%d connected: writing current state", m->host, m->port);
   m->was_up = 1;
   sn__heartbeat(m);
   sn_list_foreach(pos, tmp, &m->n->tasks) sn_mirror_task(m, sn_list_entry(pos, sn_task, link));
-  sn_list_foreach(pos, tmp, &m->n->jobs) {
-    sn_job *j = sn_list_entry(pos, sn_job, link);
-    if (j->status < SN_J_FINISHED || j->ran_on[0])
-      sn_mirror_job(m, j);
-  }
+  sn_rqueue_resync(m);
 }
 
 static void sn__llen(redisAsyncContext *ac, void *r, void *priv) {
@@ -488,7 +426,7 @@ static void sn__llen(redisAsyncContext *ac, void *r, void *priv) {
 static void sn__heartbeat(sn_mirror *m) {
   char now[24];
   snprintf(now, sizeof(now), "%llu", (unsigned long long)sn_now_ms());
-  sn__cmdv(m, 1, "HSET", "supernode:nodes", m->n->node_id, now, NULL);
+  sn_mirror_cmdv(m, 1, "HSET", "supernode:nodes", m->n->node_id, now, NULL);
 }
 
 static void sn__tick(uv_timer_t *t) {
@@ -508,9 +446,10 @@ static void sn__tick(uv_timer_t *t) {
   sn_list_foreach(pos, tmp, &m->n->jobs) {
     sn_job *j = sn_list_entry(pos, sn_job, link);
     if (j->remote && j->status < SN_J_FINISHED)
-      sn__read_job(m, j->id, 0);
+      sn_mirror_read_job(m, j->id, 0);
   }
-  sn__pop(m);
+  sn_rqueue_sweep(m);
+  sn_rqueue_arm_all(m);
 }
 
 static int sn__parse_url(sn_mirror *m, const char *url) {
@@ -533,28 +472,41 @@ sn_mirror *sn_mirror_new(sn_node *n, const char *url, int *err) {
     *err = -1;
     return NULL;
   }
+  snprintf(m->processing, sizeof(m->processing), "hero:processing:%s", n->node_id);
+  m->adopting = json_object();
   uv_timer_init(n->loop, &m->tick);
   m->tick.data = m;
-  m->handles = 1 + SN_RC_N;
+  m->handles = 1;
   uv_timer_start(&m->tick, sn__tick, 1000, 1000);
-  for (int i = 0; i < SN_RC_N; i++) {
-    sn_rconn *rc = &m->rc[i];
-    rc->m = m;
-    rc->role = i;
-    rc->backoff_ms = 100;
-    uv_timer_init(n->loop, &rc->retry);
-    rc->retry.data = rc;
-    sn__connect(rc);
-  }
+  sn_mirror_add_rc(m, SN_RC_CMD, NULL);
+  sn_mirror_add_rc(m, SN_RC_SUB, NULL);
   return m;
 }
 
+sn_rconn *sn_mirror_add_rc(sn_mirror *m, int role, const char *kind) {
+  sn_rconn *rc;
+  if (m->nrc >= SN_RC_MAX || m->closing)
+    return NULL;
+  rc = &m->rc[m->nrc++];
+  rc->m = m;
+  rc->role = role;
+  rc->backoff_ms = 100;
+  snprintf(rc->kind, sizeof(rc->kind), "%s", kind ? kind : "");
+  uv_timer_init(m->n->loop, &rc->retry);
+  rc->retry.data = rc;
+  m->handles++;
+  sn_mirror_connect(rc);
+  return rc;
+}
+
 static void sn__maybe_free(sn_mirror *m) {
-  for (int i = 0; i < SN_RC_N; i++)
+  for (int i = 0; i < m->nrc; i++)
     if (m->rc[i].resolving)
       return;
-  if (m->closing && m->handles == 0 && !m->cmd_draining)
+  if (m->closing && m->handles == 0 && !m->cmd_draining) {
+    json_decref(m->adopting);
     free(m);
+  }
 }
 
 static void sn__tick_closed(uv_handle_t *h) {
@@ -575,7 +527,7 @@ void sn_mirror_close(sn_mirror *m) {
   if (!m->closing) {
     m->closing = 1;
     uv_close((uv_handle_t *)&m->tick, sn__tick_closed);
-    for (int i = 0; i < SN_RC_N; i++) {
+    for (int i = 0; i < m->nrc; i++) {
       sn_rconn *rc = &m->rc[i];
       redisAsyncContext *ac = rc->ac;
       uv_timer_stop(&rc->retry);
@@ -591,7 +543,7 @@ void sn_mirror_close(sn_mirror *m) {
         m->rc[SN_RC_CMD].ac = ac;
         redisAsyncDisconnect(ac);
       } else {
-        redisAsyncFree(ac); /* a blocked BRPOP or a subscription: nothing to wait for */
+        redisAsyncFree(ac); /* a blocked BLMOVE or a subscription: nothing to wait for */
       }
     }
   }

@@ -32,6 +32,9 @@ void sn_mirror_job(sn_mirror *m, sn_job *j);
 int sn_mirror_enqueue(sn_mirror *m, sn_job *j);
 /* Takes a job nobody picked back out of its shared queue (it timed out). */
 void sn_mirror_withdraw(sn_mirror *m, sn_job *j);
+/* Hands a job taken from a shared queue back to it (node shutdown, or a
+ * worker lost with no local retry), first in line; count_retry: it counts. */
+void sn_mirror_giveback(sn_mirror *m, sn_job *j, int count_retry);
 /* Free workers may have changed: re-arm the wait on the shared queues. */
 void sn_mirror_poke(sn_mirror *m);
 

@@ -216,6 +216,7 @@ struct sn_job {
   sn_list waiters;          /* sn_req waiting for the end */
   sn_conn *stream;          /* websocket client that wants partials (a reference) */
   int remote;               /* in Redis's shared queue or run by another node: we only wait */
+  int from_queue;           /* taken from a shared queue: its id is in our processing list until it ends */
 };
 
 void sn_jobs_init(sn_node *n);
@@ -237,7 +238,7 @@ json_t *sn_job_to_json(const sn_job *j);
 int sn_jobs_free_worker(const sn_task *t);
 /* A hero:job hash read from Redis: adopt it to run here (popped from a shared
  * queue), or learn the end of a job we wait for. */
-void sn_jobs_from_redis(sn_node *n, json_t *hash, int adopt);
+int sn_jobs_from_redis(sn_node *n, json_t *hash, int adopt); /* adopt: 0 when it runs here, -1 when nothing to run */
 int sn_jobs_waits_remote(sn_node *n, const char *id);
 
 /* ---- deps: `after` ---- */

@@ -92,14 +92,135 @@ def redis_restart_mid_run():
     check(s == 503 and res["error"]["code"] == "unavailable", "a job that needs redis: unavailable", res)
     r.start()
     wait_for(lambda: node.stat()[1]["node"]["redis"] == "connected", timeout=15)
-    time.sleep(1.5)
-    ok = True
-    for tid in ("n1", "x2"):
-        h, t = r.hgetall(f"supernode:nR:task:{tid}"), node.task(tid)
-        ok &= h.get("state") == t["state"] and h.get("restarts") == str(t["restarts"]) and h.get("queue_len") == str(t["queue"]["len"])
-    check(ok, "after redis is back the node rewrites its state: task hashes match /m/stat",
+
+    def rewritten():
+        ok = True
+        for tid in ("n1", "x2"):
+            h, t = r.hgetall(f"supernode:nR:task:{tid}"), node.task(tid)
+            ok &= h.get("state") == t["state"] and h.get("restarts") == str(t["restarts"]) and \
+                h.get("queue_len") == str(t["queue"]["len"])
+        return ok
+    check(wait_for(rewritten), "after redis is back the node rewrites its state: task hashes match /m/stat",
           (r.hgetall("supernode:nR:task:x2"), node.task("x2")["state"]))
     w.close()
+    node.stop()
+    r.stop()
+
+
+def job_thread(node, body, out, key):
+    import threading
+    th = threading.Thread(target=lambda: out.__setitem__(key, node.cmd(body)))
+    th.start()
+    return th
+
+
+@test
+def mixed_kinds_take_jobs_at_once():
+    """Pools of fast and slow kinds: a job of a kind with a free worker is taken from Redis the
+    moment it arrives, whatever the other kinds do (it once waited for a 1 s blocking pop on the
+    other kinds' queues: 160 echo jobs at 16 in flight took 12 s)."""
+    r = Redis()
+    cfg = {"redis_url": r.url, "node_id": "nM", "kinds": {"echo": {"exec": [b("echo_job")], "min": 2, "max": 2},
+                                                          "sleep": {"exec": [b("sleep_job")], "min": 4, "max": 4},
+                                                          "clock": {"exec": [b("sleep_job")], "min": 1, "max": 1}}}
+    node = Node(config=cfg)
+    wait_for(lambda: node.stat()[1]["node"]["redis"] == "connected")
+    check(wait_for(lambda: sum(1 for t in node.stat()[1]["tasks"] if t["connected"]) == 7, timeout=20),
+          "pools: 2 echo, 4 sleep (idle: their queue is always watched) and a clock")
+    # A long job of a third kind is the clock.
+    slow, out = 10000 * SLOW, {}
+    clock = job_thread(node, {"cmd": "job", "kind": "clock", "payload": slow, "wait": True, "timeout_ms": 3 * slow},
+                       out, "clock")
+    check(wait_for(lambda: any(t["busy"] for t in node.stat()[1]["tasks"] if t["kind"] == "clock")),
+          "the clock job runs")
+    n = 200 if SLOW == 1 else 40
+    done = 0
+    for i in range(n):
+        s, res = node.cmd({"cmd": "job", "kind": "echo", "payload": i, "wait": True})
+        done += res.get("job", {}).get("output") == i
+    import threading
+    per = 20 if SLOW == 1 else 4
+    results = []
+
+    def client(k):  # one of 16 clients, each with one job in flight at a time
+        for i in range(per):
+            s, res = node.cmd({"cmd": "job", "kind": "echo", "payload": [k, i], "wait": True})
+            results.append(res.get("job", {}).get("output") == [k, i])
+    ths = [threading.Thread(target=client, args=(k,)) for k in range(16)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join(120 * SLOW)
+    still = "clock" not in out
+    check(done == n and sum(results) == 16 * per and still,
+          f"{n} echo jobs one at a time, then {16 * per} at 16 in flight, all done while a 10 s job of a third kind runs",
+          (done, sum(results), still))
+    node.stop()
+    clock.join(10 * SLOW)
+    r.stop()
+
+
+@test
+def a_dead_nodes_jobs_finish_elsewhere():
+    """A job is in some list at every moment: taken with BLMOVE into hero:processing:{node}, it
+    goes back to its queue when that node dies, and runs on another, counting a retry."""
+    r = Redis()
+    a = Node(config={"redis_url": r.url, "node_id": "nodeA"})
+    bn = Node(config={"redis_url": r.url, "node_id": "nodeB"})
+    for n in (a, bn):
+        wait_for(lambda: n.stat()[1]["node"]["redis"] == "connected")
+    echo_worker(a, "a1", "sleep_job")
+    echo_worker(a, "a2", "sleep_job")
+    out = {}
+    threads = [job_thread(bn, {"cmd": "job", "kind": "sleep", "payload": 60000, "wait": True, "timeout_ms": 120000,
+                               "retries": 2}, out, i) for i in range(2)]
+    check(wait_for(lambda: r.cli("LLEN", "hero:processing:nodeA") == "2"), "node A took both jobs into its processing list",
+          r.cli("LLEN", "hero:processing:nodeA"))
+    check(wait_for(lambda: a.task("a1")["busy"] and a.task("a2")["busy"]), "and runs them")
+    ids = r.cli("LRANGE", "hero:processing:nodeA", "0", "-1").split()
+    a.proc.kill()  # SIGKILL: node A's workers die with it; its jobs are in nobody's hands but Redis's
+    a.proc.wait()
+    a.log.close()
+    echo_worker(bn, "b1", "sleep_job")
+    echo_worker(bn, "b2", "sleep_job")
+    started = wait_for(lambda: bn.task("b1")["busy"] and bn.task("b2")["busy"], timeout=20)
+    check(started, "node B takes them once node A has missed 3 heartbeats")
+    check(r.cli("EXISTS", "hero:processing:nodeA") == "0" and r.cli("HEXISTS", "supernode:nodes", "nodeA") == "0",
+          "node A's processing list and heartbeat are gone")
+    h = [r.hgetall(f"hero:job:{i}") for i in ids]
+    check(all(x.get("sn_retries") == "1" for x in h), "each counted one retry (2 -> 1)", [x.get("sn_retries") for x in h])
+    bn.stop("node B")
+    for th in threads:
+        th.join(10 * SLOW)
+    r.stop()
+
+
+@test
+def jobs_survive_redis_restarted_empty():
+    """Redis restarted without persistence: the node that submitted a job still waiting writes it
+    and queues it again; the node running one keeps it in its processing list; each waiter gets
+    exactly one reply."""
+    r = Redis()
+    node = Node(config={"redis_url": r.url, "node_id": "nE"})
+    wait_for(lambda: node.stat()[1]["node"]["redis"] == "connected")
+    echo_worker(node, "run1", "sleep_job")
+    out = {}
+    t_wait = job_thread(node, {"cmd": "job", "kind": "later", "payload": 7, "wait": True, "timeout_ms": 120000}, out, "w")
+    t_run = job_thread(node, {"cmd": "job", "kind": "sleep", "payload": 3000, "wait": True, "timeout_ms": 120000}, out, "r")
+    check(wait_for(lambda: r.cli("LLEN", "hero:work_queue:later") == "1" and node.task("run1")["busy"]),
+          "one job waits in redis for a worker, one runs here")
+    r.stop()
+    wait_for(lambda: node.stat()[1]["node"]["redis"] == "down")
+    r.start()  # empty: no persistence
+    check(wait_for(lambda: r.cli("LLEN", "hero:work_queue:later") == "1", timeout=20),
+          "the waiting job is written and queued again", r.cli("KEYS", "*"))
+    node.cmd({"cmd": "start", "task_id": "l1", "kind": "later", "accept_tasks": True, "exec": [b("echo_job")]})
+    t_wait.join(60 * SLOW)
+    t_run.join(60 * SLOW)
+    w, rr = out.get("w", (0, {}))[1].get("job", {}), out.get("r", (0, {}))[1].get("job", {})
+    check(w.get("status") == "finished" and w.get("output") == 7, "the waiting job ran once a worker came", w)
+    check(rr.get("status") == "finished", "the running job finished and was answered", rr)
+    check(wait_for(lambda: r.cli("LLEN", "hero:processing:nE") == "0"), "nothing is left in the processing list")
     node.stop()
     r.stop()
 
