@@ -24,6 +24,7 @@ void sn_config_init(sn_config *cfg) {
   cfg->watch_interval_ms = 1000;
   cfg->max_queued_jobs = 1000;
   cfg->jobs_keep = 10000;
+  cfg->jobs_keep_bytes = 64u << 20;
   cfg->reply_ttl_s = 3600;
   strcpy(cfg->zinit_prefix, "sn-");
   cfg->task_defaults = json_object();
@@ -239,6 +240,8 @@ int sn_config_load_json(sn_config *cfg, const json_t *root, sn_error *err) {
       rc = sn__get_uint(v, k, 1, 10000000, &cfg->max_queued_jobs, err);
     else if (strcmp(k, "jobs_keep") == 0)
       rc = sn__get_uint(v, k, 0, 10000000, &cfg->jobs_keep, err);
+    else if (strcmp(k, "jobs_keep_bytes") == 0)
+      rc = sn__get_uint(v, k, 0, 1ull << 40, &cfg->jobs_keep_bytes, err);
     else if (strcmp(k, "redis_url") == 0)
       rc = sn__get_str(v, k, &cfg->redis_url, err);
     else if (strcmp(k, "state_dir") == 0)

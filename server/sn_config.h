@@ -27,6 +27,7 @@ typedef struct sn_config {
   uint64_t watch_interval_ms;
   uint64_t max_queued_jobs;   /* jobs waiting for a worker, node-wide */
   uint64_t jobs_keep;         /* ended jobs kept for job_status */
+  uint64_t jobs_keep_bytes;   /* ... and at most this many bytes of their payloads and outputs */
   char *redis_url;            /* owned; NULL = no Redis */
   uint64_t reply_ttl_s;       /* lifetime of hero:reply:{id} lists */
   int mirror_data;            /* XADD every item to supernode:{node}:data:{task} */

@@ -12,6 +12,7 @@
 #include "sn_util.h"
 
 #define SN_FETCH_FRAME_MIN (64 * 1024)
+#define SN_FETCH_HTTP_MIN (1024 * 1024)
 
 /* ---- frame building ---- */
 
@@ -362,12 +363,15 @@ static void sn__http_reply(sn_conn *c, sn_task *t) {
   uint64_t cursor = c->poll_from, n = 0;
   sn_gap gap, g2;
   sn_item *it = sn_queue_peek(&t->queue, &cursor, &gap);
+  /* A reply holds at most this much (and always one item): next_seq says
+   * where the next poll goes on. */
+  size_t cap = c->node->cfg->max_message_bytes > SN_FETCH_HTTP_MIN ? c->node->cfg->max_message_bytes : SN_FETCH_HTTP_MIN;
 
   sn_buf_reset(b);
   sn_buf_puts(b, "{\"ok\":true,\"task_id\":\"");
   sn_buf_puts(b, t->conf.task_id);
   sn_buf_puts(b, "\",\"items\":[");
-  while (it && n < c->poll_limit) {
+  while (it && n < c->poll_limit && (n == 0 || b->len + (it->bin ? it->len / 3 * 4 + 4 : it->len) + 64 <= cap)) {
     if (n++)
       sn_buf_puts(b, ",");
     sn_buf_puts(b, "{");

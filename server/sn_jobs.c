@@ -13,6 +13,12 @@
 #include "sn_node.h"
 #include "sn_util.h"
 
+static int sn__count_cb(const char *buf, size_t size, void *data) {
+  (void)buf;
+  *(size_t *)data += size;
+  return 0;
+}
+
 static const char *const sn__jstatus[] = {"created", "queued", "dispatched", "started", "finished", "error", "timeout"};
 
 void sn_jobs_init(sn_node *n) {
@@ -23,14 +29,24 @@ void sn_jobs_init(sn_node *n) {
 }
 
 json_t *sn_job_to_json(const sn_job *j) {
-  return json_pack("{s:s, s:s?, s:s?, s:s, s:O, s:O?, s:s?, s:I, s:I, s:I, s:s?, s:s?}", "job_id", j->id, "kind",
+  json_t *o = json_pack("{s:s, s:s?, s:s?, s:s, s:O, s:O?, s:s?, s:I, s:I, s:I, s:s?, s:s?}", "job_id", j->id, "kind",
                    j->kind[0] ? j->kind : NULL, "task_id", j->ran_on[0] ? j->ran_on : (j->want_task[0] ? j->want_task : NULL),
                    "status", sn__jstatus[j->status], "payload", j->payload, "output", j->output, "error", j->error,
                    "timeout_ms", (json_int_t)j->timeout_ms, "created_at_ms", (json_int_t)j->created_ms, "updated_at_ms",
                    (json_int_t)j->updated_ms, "caller_id", j->caller_id, "context_id", j->context_id);
+  if (o && j->partials_dropped)
+    json_object_set_new(o, "partials_dropped", json_integer((json_int_t)j->partials_dropped));
+  return o;
 }
 
 static int sn__ended(const sn_job *j) { return j->status >= SN_J_FINISHED; }
+
+/* Bytes of a value as compact JSON, without building the text. */
+static size_t sn__json_size(const json_t *v) {
+  size_t n = 0;
+  json_dump_callback(v, sn__count_cb, &n, JSON_COMPACT | JSON_ENCODE_ANY);
+  return n;
+}
 
 static void sn__timer_closed(uv_handle_t *h) {
   sn_job *j = h->data;
@@ -48,8 +64,10 @@ static void sn__release(sn_job *j) {
   sn_list_remove(&j->link);
   sn_map_del(&n->jobs_by_id, j->id);
   n->njobs--;
-  if (sn__ended(j))
+  if (sn__ended(j)) {
     n->njobs_done_kept--;
+    n->jobs_done_bytes -= j->bytes;
+  }
   uv_close((uv_handle_t *)&j->timer, sn__timer_closed);
 }
 
@@ -58,7 +76,9 @@ static void sn__evict(sn_node *n) {
   if (n->jobs_closing)
     return; /* sn_jobs_close releases everything itself */
   sn_list_foreach(pos, tmp, &n->jobs) {
-    if (n->njobs_done_kept <= n->cfg->jobs_keep)
+    /* Ended jobs are kept for job_status, oldest first out, by count and by
+     * the bytes of their payload and output. */
+    if (n->njobs_done_kept <= n->cfg->jobs_keep && n->jobs_done_bytes <= n->cfg->jobs_keep_bytes)
       return;
     sn_job *j = sn_list_entry(pos, sn_job, link);
     if (sn__ended(j))
@@ -108,6 +128,9 @@ static void sn__end(sn_job *j, int status, json_t *output, const char *error) {
   }
   n->jobs_done_total++;
   n->njobs_done_kept++;
+  if (j->output)
+    j->bytes += sn__json_size(j->output);
+  n->jobs_done_bytes += j->bytes;
   const char *k = j->kind[0] ? j->kind : "-";
   json_t *c = json_object_get(n->jobs_done_by_kind, k);
   json_object_set_new(n->jobs_done_by_kind, k, json_integer(c ? json_integer_value(c) + 1 : 1));
@@ -200,8 +223,6 @@ static int sn__start(sn_job *j, sn_error *err) {
       return sn_seterr(err, SN_EUNAVAIL, "redis is not reachable");
     return 0;
   }
-  if (sn_list_count(&n->jobq) >= n->cfg->max_queued_jobs)
-    return sn_seterr(err, SN_EUNAVAIL, "max_queued_jobs (%llu) reached", (unsigned long long)n->cfg->max_queued_jobs);
   sn__set(j, SN_J_QUEUED);
   sn_list_push(&n->jobq, &j->qlink);
   if (j->timeout_ms)
@@ -252,6 +273,7 @@ static sn_job *sn__new(sn_node *n, json_t *req, sn_error *err) {
   if (task)
     snprintf(j->want_task, sizeof(j->want_task), "%s", task);
   j->payload = json_deep_copy(json_object_get(req, "payload"));
+  j->bytes = sn__json_size(j->payload);
   j->caller_id = caller ? sn_strdup(caller) : NULL;
   j->context_id = ctx ? sn_strdup(ctx) : NULL;
   j->timeout_ms = to ? (uint64_t)json_integer_value(to) : 30000;
@@ -279,6 +301,10 @@ void sn_jobs_cmd_job(sn_node *n, json_t *req, sn_req *r) {
     return sn_req_fail(r, SN_EBADREQ, "field 'stream' needs a websocket on /m/cmd");
   if (t && t->claimed_by && t->claimed_by != r->conn) /* claims are exclusive, as for send */
     return sn_req_fail(r, SN_ECONFLICT, "the task is claimed by another client");
+  /* Every job a client hands us that has not ended counts, whatever it waits
+   * for: created and not started, queued here or in Redis, running. */
+  if (n->njobs - n->njobs_done_kept >= n->cfg->max_queued_jobs)
+    return sn_req_fail(r, SN_EUNAVAIL, "max_queued_jobs reached: too many jobs have not ended yet");
   if ((j = sn__new(n, req, &err)) == NULL)
     return sn_req_fail(r, err.code, err.msg);
   if (stream) {
@@ -364,12 +390,23 @@ static void sn__result(sn_task *t, sn_job *j, const sn_wmsg *m) {
   sn_jobs_pump(t->node);
 }
 
+/* A client that asked for partials and stops reading must not make the node
+ * buffer them without end: past this much queued output they are dropped
+ * (and counted in the final reply, which is never dropped). */
+#define SN_STREAM_MAX_QUEUED (1u << 20)
+
 static void sn__partial(sn_job *j, const char *msg, size_t len) {
   if (j->status == SN_J_DISPATCHED)
     sn__set(j, SN_J_STARTED);
+  if (j->stream == NULL || j->stream->wsi == NULL)
+    return;
+  if (j->stream->outq_bytes > SN_STREAM_MAX_QUEUED) {
+    if (j->partials_dropped++ == 0)
+      sn_log(SN_LOG_WARN, j->ran_on, "job %s: the streaming client is not reading: partials dropped", j->id);
+    return;
+  }
   /* The worker's frame already has the shape the client gets: pass it on as is. */
-  if (j->stream && j->stream->wsi)
-    sn_conn_send(j->stream, msg, len, 0);
+  sn_conn_send(j->stream, msg, len, 0);
 }
 
 void sn_jobs_frame(sn_task *t, const char *msg, size_t len, const sn_wmsg *m) {
@@ -450,6 +487,13 @@ json_t *sn_jobs_stat(sn_node *n) {
     if (e == NULL)
       json_object_set_new(kinds, k, e = json_pack("{s:i, s:i, s:i}", "queued", 0, "running", 0, "done", 0));
     json_object_set(e, "done", v);
+  }
+  sn_list_foreach(pos, tmp, &n->pools) {
+    sn_pool *p = sn_list_entry(pos, sn_pool, link);
+    json_t *e = json_object_get(kinds, p->kind);
+    if (e == NULL)
+      json_object_set_new(kinds, p->kind, e = json_pack("{s:i, s:i, s:i}", "queued", 0, "running", 0, "done", 0));
+    json_object_set_new(e, "claims_waiting", json_integer((json_int_t)sn_list_count(&p->claims)));
   }
   return json_pack("{s:I, s:I, s:I, s:o}", "queued", queued, "running", running, "done", (json_int_t)n->jobs_done_total,
                    "kinds", kinds);

@@ -42,9 +42,10 @@ void *sn_map_get(const sn_map *m, const char *key) {
   return e ? e->value : NULL;
 }
 
-static void sn__grow(sn_map *m) {
+/* Rehashes into cap slots, dropping the tombstones of deleted keys. */
+static void sn__rehash(sn_map *m, size_t cap) {
   sn_map old = *m;
-  m->cap = old.cap ? old.cap * 2 : 64;
+  m->cap = cap;
   m->slots = sn_calloc(m->cap, sizeof(*m->slots));
   m->used = m->live = 0;
   for (size_t i = 0; i < old.cap; i++) {
@@ -56,14 +57,25 @@ static void sn__grow(sn_map *m) {
   free(old.slots);
 }
 
+/* The size for live (+1) keys at most half full: a map that lives through
+ * millions of short-lived keys (jobs) stays as large as what it holds now. */
+static size_t sn__fit(size_t live) {
+  size_t cap = 64;
+  while ((live + 1) * 2 > cap)
+    cap *= 2;
+  return cap;
+}
+
 void sn_map_put(sn_map *m, const char *key, void *value) {
   sn_map_entry *e = sn__find(m, key);
   if (e) {
     e->value = value;
     return;
   }
+  /* Tombstones count as used (probes walk over them): when live and dead
+   * slots fill three quarters, rehash to fit what is live. */
   if ((m->used + 1) * 4 > m->cap * 3)
-    sn__grow(m);
+    sn__rehash(m, sn__fit(m->live));
   for (size_t i = sn__hash(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
     e = &m->slots[i];
     if (e->key == NULL || e->key == SN_MAP_DELETED) {
@@ -85,4 +97,6 @@ void sn_map_del(sn_map *m, const char *key) {
   e->key = SN_MAP_DELETED;
   e->value = NULL;
   m->live--;
+  if (m->cap > 64 && m->live * 8 < m->cap) /* mostly empty: shrink */
+    sn__rehash(m, sn__fit(m->live));
 }

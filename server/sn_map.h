@@ -1,4 +1,6 @@
-/* A string-keyed hash map of borrowed pointers (open addressing, grows by doubling). */
+/* A string-keyed hash map of borrowed pointers (open addressing). It grows
+ * and shrinks with what it holds, and reuses the slots of deleted keys, so a
+ * map that sees millions of keys come and go stays small. */
 #ifndef SN_MAP_H
 #define SN_MAP_H
 

@@ -215,6 +215,8 @@ struct sn_job {
   sn_list qlink;            /* node->jobq while queued */
   sn_list waiters;          /* sn_req waiting for the end */
   sn_conn *stream;          /* websocket client that wants partials (a reference) */
+  uint64_t partials_dropped; /* partials the stream client was too slow for */
+  size_t bytes;             /* payload and output as JSON, for the ended jobs' byte cap */
   int remote;               /* in Redis's shared queue or run by another node: we only wait */
   int from_queue;           /* taken from a shared queue: its id is in our processing list until it ends */
 };
@@ -368,6 +370,7 @@ struct sn_node {
   sn_list jobq;             /* jobs waiting for a worker, FIFO */
   sn_map jobs_by_id;
   size_t njobs, njobs_done_kept;
+  size_t jobs_done_bytes;   /* bytes of the ended jobs kept */
   uint64_t jobs_done_total;
   json_t *jobs_done_by_kind; /* kind -> count */
   struct sn_mirror *mirror;  /* Redis, or NULL */

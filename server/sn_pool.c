@@ -211,6 +211,19 @@ sn_task *sn_pool_claimed(sn_node *n, sn_conn *c, const char *kind) {
   return NULL;
 }
 
+/* Claims waiting for an instance, all clients together: beyond this the
+ * next is refused rather than queued. */
+#define SN_POOL_MAX_PENDING 1000
+
+static size_t sn__pending_of(sn_pool *p, sn_conn *c) {
+  sn_list *pos, *tmp;
+  size_t k = 0;
+  sn_list_foreach(pos, tmp, &p->claims) {
+    k += sn_list_entry(pos, sn_req, link)->conn == c;
+  }
+  return k;
+}
+
 static size_t sn__claims_of(sn_node *n, sn_conn *c, sn_pool *p) {
   sn_list *pos, *tmp;
   size_t k = 0;
@@ -262,8 +275,10 @@ void sn_pool_cmd_claim(sn_node *n, json_t *req, sn_req *r) {
     return sn_req_fail(r, SN_EBADREQ, "field 'kind' is required");
   if (p == NULL)
     return sn_req_fail(r, SN_EUNAVAIL, "no pool for this kind (config kinds)");
-  if (sn__claims_of(n, r->conn, p) >= p->max_claims)
+  if (sn__claims_of(n, r->conn, p) + sn__pending_of(p, r->conn) >= p->max_claims)
     return sn_req_fail(r, SN_EUNAVAIL, "max_claims_per_client reached");
+  if (sn_list_count(&p->claims) >= SN_POOL_MAX_PENDING)
+    return sn_req_fail(r, SN_EUNAVAIL, "too many claims wait for this kind");
   sn_list_push(&p->claims, &r->link);
   if (!sn__grant(n, p))
     sn__adjust(n, p); /* spawn one if the pool allows; granted when it connects */
@@ -291,10 +306,19 @@ void sn_pool_cmd_release(sn_node *n, json_t *req, sn_req *r) {
 }
 
 void sn_pools_conn_closed(sn_conn *c) {
-  sn_list *pos, *tmp;
+  sn_list *pos, *tmp, *cp, *ct;
   sn_list_foreach(pos, tmp, &c->node->tasks) {
     sn_task *t = sn_list_entry(pos, sn_task, link);
     if (t->claimed_by == c)
       sn__unclaim(t);
+  }
+  /* Its claims still waiting end with it (they held a reference to it). */
+  sn_list_foreach(pos, tmp, &c->node->pools) {
+    sn_pool *p = sn_list_entry(pos, sn_pool, link);
+    sn_list_foreach(cp, ct, &p->claims) {
+      sn_req *r = sn_list_entry(cp, sn_req, link);
+      if (r->conn == c)
+        sn_req_fail(r, SN_EUNAVAIL, "the client went away");
+    }
   }
 }

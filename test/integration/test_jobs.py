@@ -142,5 +142,64 @@ def script_jobs():
     node.stop()
 
 
+@test
+def every_open_job_counts_and_ended_jobs_are_capped():
+    node = Node(config={"max_queued_jobs": 5, "jobs_keep_bytes": 200000, "max_message_bytes": 1 << 20})
+    node.cmd({"cmd": "start", "task_id": "idle", "mode": "net", "kind": "k", "accept_tasks": True})  # no worker yet
+    kinds = [{"start": False}, {"timeout_ms": 0}, {"start": False}, {"timeout_ms": 0}, {}]
+    codes = [node.cmd({"cmd": "job", "kind": "k", "payload": i, **extra})[0] for i, extra in enumerate(kinds)]
+    s, r = node.cmd({"cmd": "job", "kind": "k", "payload": 6, "timeout_ms": 0})
+    check(codes == [200] * 5 and s == 503 and r["error"]["code"] == "unavailable",
+          "max_queued_jobs counts jobs not started, queued with no timeout, and waiting: the 6th is refused", (codes, s, r))
+    node.cmd({"cmd": "remove", "task_id": "idle"})
+    node.stop()
+    node = Node(config={"jobs_keep_bytes": 200000, "max_message_bytes": 1 << 20})
+    worker(node, "e1", "echo", "echo_job")
+    ids = []
+    for i in range(60):  # 10 KB in and 10 KB out each: about 10 ended jobs fit in 200 KB
+        s, r = node.cmd({"cmd": "job", "kind": "echo", "payload": {"i": i, "pad": "x" * 10000}, "wait": True})
+        ids.append(r["job"]["job_id"])
+    kept = [j for j in ids if node.cmd({"cmd": "job_status", "job_id": j})[0] == 200]
+    check(ids[-1] in kept and ids[0] not in kept and 5 <= len(kept) <= 12,
+          "ended jobs are kept by bytes too (jobs_keep_bytes): the oldest go first", len(kept))
+    node.stop()
+
+
+@test
+def a_stream_client_that_stops_reading():
+    """Partials to a stream client that never reads are dropped past a bound, counted in the final
+    reply, which always arrives."""
+    from snclient import Worker
+    node = Node(config={"max_message_bytes": 4 << 20})
+    node.cmd({"cmd": "start", "task_id": "gen", "mode": "net", "kind": "gen", "accept_tasks": True})
+    w = Worker(node.port, "gen", accept_tasks=True)
+    wait_for(lambda: node.task("gen")["state"] == "running")
+    c = WS(node.port, "/m/cmd", rcvbuf=4096)
+    c.send({"cmd": "job", "kind": "gen", "payload": 1, "stream": True, "wait": True, "id": "s"})
+    job = w.recv(timeout=10)
+    rss0 = node.rss_kb()
+    n, pad = (20000, "x" * 1000) if SLOW == 1 else (3000, "x" * 1000)
+    for k in range(n):
+        w.send({"type": "partial", "job_id": job["job_id"], "data": {"k": k, "pad": pad}})
+    w.send({"type": "result", "job_id": job["job_id"], "ok": True, "output": "done"})
+    st = wait_for(lambda: (lambda r: r["job"] if r["job"]["status"] == "finished" else None)(
+        node.cmd({"cmd": "job_status", "job_id": job["job_id"]})[1]))
+    check(st and st.get("partials_dropped", 0) > 0, f"{n} partials of 1 KB to a client that does not read: dropped past 1 MiB",
+          st and st.get("partials_dropped"))
+    if SLOW == 1:
+        check(node.rss_kb() - rss0 < 15000, "node memory stays bounded", (rss0, node.rss_kb()))
+    got, final = 0, None
+    while final is None:
+        m = c.recv(timeout=20)
+        if m.get("type") == "partial":
+            got += 1
+        elif m.get("id") == "s":
+            final = m
+    check(final["ok"] and final["job"]["output"] == "done" and got + final["job"]["partials_dropped"] == n,
+          "the final reply arrives; partials received + dropped = sent", (got, final["job"].get("partials_dropped")))
+    w.close()
+    node.stop()
+
+
 if __name__ == "__main__":
     sys.exit(run_all(sys.argv[1:]))

@@ -496,6 +496,24 @@ def slow_fetcher_bounded_memory():
 
 
 @test
+def http_fetch_replies_are_capped_in_bytes():
+    node = Node(config={"max_message_bytes": 200000})
+    node.cmd({"cmd": "start", "task_id": "big", "mode": "net", "queue_len": 100})
+    w = Worker(node.port, "big")
+    for i in range(50):
+        w.put({"i": i, "pad": "x" * 100000})
+    wait_for(lambda: node.task("big")["queue"]["len"] == 50)
+    s, r = http(node.port, "GET", "/m/fetch/big?from=oldest&limit=10000")
+    n = len(r.get("items", []))
+    check(s == 200 and 1 <= n <= 11 and r["next_seq"] == n + 1, "a fetch reply stops near 1 MiB; next_seq goes on from there",
+          (s, n, r.get("next_seq")))
+    s, r2 = http(node.port, "GET", f"/m/fetch/big?from={r['next_seq']}&limit=10000")
+    check(s == 200 and r2["items"][0]["seq"] == n + 1, "and the next poll continues", r2.get("items", [{}])[0].get("seq"))
+    w.close()
+    node.stop()
+
+
+@test
 def config_boot_tasks_and_templates():
     cfg = {
         "task_defaults": {"queue_len": 50},

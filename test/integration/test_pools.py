@@ -83,6 +83,26 @@ def claims():
 
 
 @test
+def waiting_claims_end_with_their_client():
+    cfg = {"kinds": {"echo": {"exec": [os.path.join(BIN_DIR, "echo_job")], "min": 1, "max": 1}}}
+    node = Node(config=cfg)
+    wait_for(lambda: connected(node, "echo"))
+    holder = WS(node.port, "/m/cmd")
+    holder.send({"cmd": "claim", "kind": "echo", "id": 1})
+    check(holder.recv(15 * SLOW).get("ok"), "one client holds the only instance")
+    for _ in range(20):
+        c = WS(node.port, "/m/cmd")
+        c.send({"cmd": "claim", "kind": "echo", "id": 2})
+        c.close()
+
+    def waiting():
+        return node.stat()[1]["node"]["jobs"]["kinds"]["echo"]["claims_waiting"]
+    check(wait_for(lambda: waiting() == 0), "20 clients that claimed and left leave no claim waiting", waiting())
+    holder.close()
+    node.stop()
+
+
+@test
 def claim_recycle_restarts_the_instance():
     cfg = {"kinds": {"echo": {"exec": [os.path.join(BIN_DIR, "echo_job")], "min": 1, "max": 1, "claim_recycle": True}}}
     node = Node(config=cfg)

@@ -9,6 +9,7 @@
 
 #include "sn_config.h"
 #include "sn_err.h"
+#include "sn_map.h"
 #include "sn_origin.h"
 #include "sn_proctree.h"
 #include "sn_queue.h"
@@ -193,6 +194,39 @@ START_TEST(process_start_time_tells_reused_pids_apart) {
 }
 END_TEST
 
+/* The job table sees every job ever made come and go: it must stay as small
+ * as what it holds (it once counted deleted slots as used and only doubled). */
+START_TEST(map_stays_small_over_a_million_keys) {
+  sn_map m;
+  char key[32];
+  size_t most = 0;
+  sn_map_init(&m);
+  for (int i = 0; i < 1000000; i++) {
+    snprintf(key, sizeof(key), "j-%d", i);
+    sn_map_put(&m, key, &m);
+    if (i >= 100) { /* a window of 100 live keys */
+      snprintf(key, sizeof(key), "j-%d", i - 100);
+      sn_map_del(&m, key);
+    }
+    if (m.cap > most)
+      most = m.cap;
+  }
+  ck_assert_uint_eq(m.live, 100);
+  ck_assert_uint_le(most, 512);
+  snprintf(key, sizeof(key), "j-%d", 999999);
+  ck_assert_ptr_eq(sn_map_get(&m, key), &m);
+  snprintf(key, sizeof(key), "j-%d", 5);
+  ck_assert_ptr_null(sn_map_get(&m, key));
+  for (int i = 999900; i < 1000000; i++) {
+    snprintf(key, sizeof(key), "j-%d", i);
+    sn_map_del(&m, key);
+  }
+  ck_assert_uint_eq(m.live, 0);
+  ck_assert_uint_eq(m.cap, 64); /* shrunk back */
+  sn_map_free(&m);
+}
+END_TEST
+
 Suite *sn_hardening_suite(void) {
   Suite *s = suite_create("hardening");
   TCase *tc = tcase_create("core");
@@ -205,6 +239,7 @@ Suite *sn_hardening_suite(void) {
   tcase_add_test(tc, queue_leases_hide_items_from_other_consumers);
   tcase_add_test(tc, process_table_has_no_cap);
   tcase_add_test(tc, process_start_time_tells_reused_pids_apart);
+  tcase_add_test(tc, map_stays_small_over_a_million_keys);
   suite_add_tcase(s, tc);
   return s;
 }
