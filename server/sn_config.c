@@ -25,6 +25,7 @@ void sn_config_init(sn_config *cfg) {
   cfg->max_queued_jobs = 1000;
   cfg->jobs_keep = 10000;
   cfg->jobs_keep_bytes = 64u << 20;
+  cfg->queue_fsync_ms = 100;
   cfg->reply_ttl_s = 3600;
   strcpy(cfg->zinit_prefix, "sn-");
   cfg->task_defaults = json_object();
@@ -246,6 +247,13 @@ int sn_config_load_json(sn_config *cfg, const json_t *root, sn_error *err) {
       rc = sn__get_str(v, k, &cfg->redis_url, err);
     else if (strcmp(k, "state_dir") == 0)
       rc = sn__get_str(v, k, &cfg->state_dir, err);
+    else if (strcmp(k, "queue_fsync") == 0) {
+      const char *p = json_string_value(v);
+      rc = p && (strcmp(p, "always") == 0 || strcmp(p, "every_ms") == 0)
+               ? (cfg->queue_fsync_always = strcmp(p, "always") == 0, 0)
+               : sn_seterr(err, SN_EBADREQ, "config 'queue_fsync' must be \"every_ms\" or \"always\"");
+    } else if (strcmp(k, "queue_fsync_ms") == 0)
+      rc = sn__get_uint(v, k, 1, 60000, &cfg->queue_fsync_ms, err);
     else if (strcmp(k, "zinit") == 0)
       rc = sn__zinit(cfg, v, err);
     else if (strcmp(k, "mirror_data") == 0)

@@ -37,6 +37,8 @@ typedef struct sn_config {
   int zinit_protocol;         /* 0 auto, 1 jsonrpc, 2 text (SN_ZPROTO_*) */
   char *zinit_config_dir;     /* owned; the text protocol writes service files here */
   char *state_dir;            /* owned; NULL = no state file */
+  int queue_fsync_always;     /* queue_fsync: "always" (1) or "every_ms" (0) */
+  uint64_t queue_fsync_ms;
   char *shim_path;        /* owned; NULL = supernode-shim beside the binary */
   int net_autocreate;
   json_t *task_defaults;  /* object, owned */

@@ -76,8 +76,10 @@ static void sn__lease(sn_conn *c, sn_task *t, const sn_item *it) {
 /* Takes every leased item up to seq: the reader has it. */
 static void sn__confirm(sn_conn *c, sn_task *t, uint64_t upto) {
   size_t i = 0, k;
-  while (i < c->nleases && c->leases[i] <= upto)
-    sn_queue_take(&t->queue, c->leases[i++]);
+  while (i < c->nleases && c->leases[i] <= upto) {
+    sn_queue_take(&t->queue, c->leases[i]);
+    sn_qlog_take(&t->qlog, c->leases[i++]);
+  }
   for (k = 0; i < c->nleases; i++, k++)
     c->leases[k] = c->leases[i];
   c->nleases = k;

@@ -55,7 +55,9 @@ int sn_node_init(sn_node *n, uv_loop_t *loop, sn_config *cfg, sn_error *err) {
   uv_timer_init(loop, &n->shutdown_timer);
   uv_timer_init(loop, &n->poke_timer);
   uv_timer_init(loop, &n->watch_timer);
+  uv_timer_init(loop, &n->qsync_timer);
   n->sigint.data = n->sigterm.data = n->shutdown_timer.data = n->poke_timer.data = n->watch_timer.data = n;
+  n->qsync_timer.data = n;
   /* Orphaned descendants of workers are re-parented to the node rather than
    * to init, so the watch can find, kill and reap them. */
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
@@ -77,6 +79,13 @@ int sn_node_init(sn_node *n, uv_loop_t *loop, sn_config *cfg, sn_error *err) {
   return sn__find_shim(n, err);
 }
 
+/* queue_fsync "every_ms": what the queue logs wrote goes to disk on the threadpool. */
+static void sn__qsync(uv_timer_t *h) {
+  sn_node *n = h->data;
+  sn_list *pos, *tmp;
+  sn_list_foreach(pos, tmp, &n->tasks) sn_qlog_sync(&sn_list_entry(pos, sn_task, link)->qlog, n->loop);
+}
+
 int sn_node_listen(sn_node *n, sn_error *err) {
   const char *host = n->cfg->listen_host;
   int rc = sn_http_start(n, err);
@@ -91,6 +100,8 @@ int sn_node_listen(sn_node *n, sn_error *err) {
   fflush(stdout);
   sn_log(SN_LOG_INFO, NULL, "supernode %s node_id %s listening on port %d", SN_VERSION, n->node_id, n->port);
   sn_watch_start(n);
+  if (n->cfg->state_dir && !n->cfg->queue_fsync_always)
+    uv_timer_start(&n->qsync_timer, sn__qsync, n->cfg->queue_fsync_ms, n->cfg->queue_fsync_ms);
   return 0;
 }
 
@@ -266,6 +277,7 @@ static void sn__finish(sn_node *n) {
   uv_close((uv_handle_t *)&n->shutdown_timer, NULL);
   uv_close((uv_handle_t *)&n->poke_timer, NULL);
   uv_close((uv_handle_t *)&n->watch_timer, NULL);
+  uv_close((uv_handle_t *)&n->qsync_timer, NULL);
   sn_watch_tick(n); /* a last sweep for orphans */
   sn_zinit_close(n->zinit); /* after the tasks' last requests (remove) are written */
   n->zinit = NULL;
@@ -319,6 +331,7 @@ void sn_node_shutdown(sn_node *n) {
   uint64_t longest = 0;
   if (n->shutting_down)
     return;
+  sn_state_final(n);
   n->shutting_down = 1;
   sn_list_foreach(pos, tmp, &n->conns) {
     sn_conn *c = sn_list_entry(pos, sn_conn, link);
@@ -348,6 +361,8 @@ void sn_node_free(sn_node *n) {
     lws_context_destroy(n->lws);
   n->lws = NULL;
   sn_ptab_free(&n->ptab);
+  free(n->state_final);
+  n->state_final = NULL;
   sn_pools_free(n); /* after the loop: tasks kept pointers to their pools until the end */
   json_decref(n->zext);
   n->zext = NULL;

@@ -19,6 +19,7 @@
 #include "sn_zinit.h"
 #include "sn_policy.h"
 #include "sn_proctree.h"
+#include "sn_qlog.h"
 #include "sn_queue.h"
 #include "sn_taskconf.h"
 #include "sn_wmsg.h"
@@ -109,6 +110,7 @@ struct sn_task {
   sn_taskconf conf;
   int state;
   sn_queue queue;
+  sn_qlog qlog;             /* the queue on disk (state_dir), fd -1 when off */
   sn_policy policy;
   sn_proc *proc;            /* current process, NULL when none */
   int pid;
@@ -265,6 +267,8 @@ void sn_zinit_reconnected(sn_node *n);
 /* ---- state: the state file ---- */
 void sn_state_changed(sn_node *n);
 int sn_state_restore(sn_node *n, json_t **restored);
+/* Shutdown begins: the state as it is now is the one the file keeps. */
+void sn_state_final(sn_node *n);
 /* Makes state_dir when it is missing; 0 or an error (the node does not start). */
 int sn_state_prepare(sn_node *n, sn_error *err);
 
@@ -378,6 +382,7 @@ struct sn_node {
   sn_zinit *zinit;           /* the zinit backend's client, or NULL */
   json_t *zext;              /* states of outside zinit services named in `after`, owned */
   int state_dirty, state_writing;
+  char *state_final;        /* the state file's text taken at shutdown, owned until written */
   int jobs_closing;
   uint64_t gseq;
   uint64_t started_ms;
@@ -385,6 +390,7 @@ struct sn_node {
   uv_timer_t shutdown_timer; /* hard deadline for workers to exit */
   uv_timer_t poke_timer;     /* re-checks shutdown outside lws callbacks; client grace */
   uv_timer_t watch_timer;    /* supervision checks */
+  uv_timer_t qsync_timer;    /* fsync of the queue logs (queue_fsync "every_ms") */
   char shim_path[4096];
   sn_ptab ptab;              /* process table of the last watch tick, owned */
   int shutting_down;

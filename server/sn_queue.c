@@ -140,3 +140,35 @@ int sn_queue_resize(sn_queue *q, size_t cap, size_t max_bytes) {
   q->head = 0;
   return 0;
 }
+
+void sn_queue_skip_to(sn_queue *q, uint64_t seq) {
+  while (q->next_seq < seq) {
+    if (q->span == 0) { /* nothing kept: the window starts there */
+      q->first_seq = q->next_seq = seq;
+      return;
+    }
+    if (q->span == q->cap)
+      sn__drop_oldest(q);
+    else { /* a hole, as a consumer leaves it */
+      q->slots[sn__slot(q, q->next_seq)] = NULL;
+      q->span++;
+      q->next_seq++;
+    }
+  }
+}
+
+sn_item *sn_queue_push_at(sn_queue *q, uint64_t seq, const void *data, size_t len, int bin, uint64_t ts_ms) {
+  if (seq < q->next_seq)
+    return NULL; /* already there */
+  sn_queue_skip_to(q, seq);
+  return sn_queue_push(q, data, len, bin, ts_ms, 0);
+}
+
+void sn_queue_restore_counters(sn_queue *q, uint64_t first_seq, uint64_t dropped, uint64_t consumed,
+                               uint64_t last_drop_seq) {
+  if (q->span == 0 && first_seq > q->next_seq)
+    q->first_seq = q->next_seq = first_seq; /* the window's items, if any, follow */
+  q->dropped = dropped;
+  q->consumed = consumed;
+  q->last_drop_seq = last_drop_seq;
+}

@@ -48,6 +48,14 @@ void sn_queue_free(sn_queue *q);
 sn_item *sn_queue_push(sn_queue *q, const void *data, size_t len, int bin, uint64_t ts_ms,
                        uint64_t gseq);
 
+/* Replay of a queue log: pushes an item with the seq it had (seqs skipped
+ * are holes, as consumers leave them), and sets the counters kept at a rewrite. */
+sn_item *sn_queue_push_at(sn_queue *q, uint64_t seq, const void *data, size_t len, int bin, uint64_t ts_ms);
+/* Moves next_seq up to seq (holes; an empty queue just starts there). */
+void sn_queue_skip_to(sn_queue *q, uint64_t seq);
+void sn_queue_restore_counters(sn_queue *q, uint64_t first_seq, uint64_t dropped, uint64_t consumed,
+                               uint64_t last_drop_seq);
+
 /* The item at or after *cursor, or NULL if none yet. If the cursor points below
  * the oldest item kept and drops happened there, fills gap and moves the cursor
  * to the oldest kept. Never moves the cursor past the item returned. */

@@ -84,13 +84,18 @@ static void sn__state_flush(sn_node *n) {
     return; /* written again when the write in flight is done */
   n->state_dirty = 0;
   n->state_writing = 1;
-  snap = sn__snapshot(n);
   w = sn_calloc(1, sizeof(*w));
+  if (n->state_final) { /* shutting down: the state taken when it began */
+    w->text = n->state_final;
+    n->state_final = NULL;
+  } else {
+    snap = sn__snapshot(n);
+    w->text = json_dumps(snap, JSON_INDENT(1));
+    json_decref(snap);
+  }
   sn__path(n, path, sizeof(path));
   w->n = n;
   w->path = sn_strdup(path);
-  w->text = json_dumps(snap, JSON_INDENT(1));
-  json_decref(snap);
   w->req.data = w;
   if (uv_queue_work(n->loop, &w->req, sn__write, sn__written) != 0) {
     free(w->path);
@@ -98,6 +103,21 @@ static void sn__state_flush(sn_node *n) {
     free(w);
     n->state_writing = 0;
   }
+}
+
+void sn_state_final(sn_node *n) {
+  json_t *snap;
+  if (n->cfg->state_dir == NULL)
+    return;
+  /* The tasks as they were when shutdown began (the stops that follow are
+   * the shutdown's, not the operator's): written last, after any write in
+   * flight, so that a later snapshot of a half-stopped node never wins. */
+  snap = sn__snapshot(n);
+  free(n->state_final);
+  n->state_final = json_dumps(snap, JSON_INDENT(1));
+  json_decref(snap);
+  n->state_dirty = 1;
+  sn__state_flush(n);
 }
 
 void sn_state_changed(sn_node *n) {

@@ -20,6 +20,8 @@ static void sn__timer_closed(uv_handle_t *h) {
   sn_task *t = h->data;
   if (--t->open_handles > 0)
     return;
+  /* A removed task's queue goes with it; at shutdown it stays for the next start. */
+  sn_qlog_close(&t->qlog, t->removing && !t->node->shutting_down);
   sn_taskconf_free(&t->conf);
   sn_queue_free(&t->queue);
   sn_policy_free(&t->policy);
@@ -36,6 +38,9 @@ sn_task *sn_task_new(sn_node *n, sn_taskconf *conf) {
   t->state = SN_ST_STOPPED;
   t->zinit = n->zinit != NULL && t->conf.mode == SN_MODE_EXEC;
   sn_queue_init(&t->queue, t->conf.queue_len, t->conf.queue_bytes);
+  t->qlog.fd = -1;
+  if (n->cfg->state_dir)
+    sn_qlog_open(&t->qlog, n->cfg->state_dir, t->conf.task_id, &t->queue); /* logs why if it cannot */
   sn_policy_init(&t->policy);
   sn_list_init(&t->fetchers);
   sn_list_init(&t->waiters);
@@ -297,6 +302,7 @@ int sn_task_update(sn_task *t, sn_taskconf *conf, sn_error *err) {
     sn_taskconf_free(conf);
     return sn_seterr(err, SN_EBADREQ, "field 'queue_len' must be at least 1");
   }
+  sn_qlog_rewrite(&t->qlog, &t->queue); /* the log must not bring back what the resize dropped */
   sn_taskconf_free(&t->conf);
   t->conf = *conf;
   memset(conf, 0, sizeof(*conf));
@@ -312,6 +318,9 @@ int sn_task_update(sn_task *t, sn_taskconf *conf, sn_error *err) {
 
 void sn_task_wake_fetchers(sn_task *t) {
   sn_list *pos, *tmp;
+  /* Called once per worker frame, after its items went in: one write of
+   * their log records (and an fsync with queue_fsync "always"). */
+  sn_qlog_flush(&t->qlog, &t->queue, t->node->cfg->queue_fsync_always);
   sn_list_foreach(pos, tmp, &t->fetchers) {
     sn_conn *c = sn_list_entry(pos, sn_conn, fetch_link);
     if (c->role == SN_ROLE_HTTP)
@@ -331,6 +340,7 @@ int sn_task_push(sn_task *t, const void *data, size_t len, int bin, uint64_t ts_
   if (it == NULL)
     return SN_ETOOLARGE;
   t->msgs_in++;
+  sn_qlog_put(&t->qlog, it);
   if (t->node->mirror)
     sn_mirror_item(t->node->mirror, t, data, len, bin, it->seq, ts_ms);
   return 0;

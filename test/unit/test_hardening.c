@@ -12,6 +12,7 @@
 #include "sn_map.h"
 #include "sn_origin.h"
 #include "sn_proctree.h"
+#include "sn_qlog.h"
 #include "sn_queue.h"
 #include "sn_utf8.h"
 #include "suites.h"
@@ -227,6 +228,62 @@ START_TEST(map_stays_small_over_a_million_keys) {
 }
 END_TEST
 
+/* A queue log replays into the same queue; a record a crash cut is dropped. */
+START_TEST(queue_log_replays_and_survives_a_cut_record) {
+  char dir[] = "/tmp/sn-qlog.XXXXXX", path[600], cmd[700];
+  sn_queue q, r;
+  sn_qlog l;
+  sn_gap g;
+  uint64_t cur = 1;
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  sn_queue_init(&q, 5, 0);
+  ck_assert_int_eq(sn_qlog_open(&l, dir, "t", &q), 0);
+  for (int i = 0; i < 8; i++) { /* 3 dropped */
+    char v[8];
+    int n = snprintf(v, sizeof(v), "%d", i);
+    sn_qlog_put(&l, sn_queue_push(&q, v, (size_t)n, i == 7, 100 + (uint64_t)i, 0));
+  }
+  sn_queue_take(&q, 5);
+  sn_qlog_take(&l, 5);
+  sn_qlog_flush(&l, &q, 1);
+  sn_qlog_close(&l, 0);
+  snprintf(path, sizeof(path), "%s/queues/t.qlog", dir);
+  FILE *f = fopen(path, "ab");
+  fwrite("I\x09\x00", 1, 3, f); /* half a record */
+  fclose(f);
+  sn_queue_init(&r, 5, 0);
+  ck_assert_int_eq(sn_qlog_open(&l, dir, "t", &r), 0);
+  ck_assert_uint_eq(r.len, q.len);
+  ck_assert_uint_eq(r.first_seq, q.first_seq);
+  ck_assert_uint_eq(r.next_seq, q.next_seq);
+  ck_assert_uint_eq(r.dropped, 3);
+  ck_assert_uint_eq(r.consumed, 1);
+  sn_item *it = sn_queue_peek(&r, &cur, &g);
+  ck_assert_uint_eq(it->seq, 4);
+  ck_assert_uint_eq(it->ts_ms, 103);
+  ck_assert_str_eq(it->data, "3");
+  cur = 5;
+  ck_assert_uint_eq(sn_queue_peek(&r, &cur, &g)->seq, 6); /* the taken one stays a hole */
+  cur = 8;
+  ck_assert_int_eq(sn_queue_peek(&r, &cur, &g)->bin, 1);
+  /* A rewrite keeps the window and the counters. */
+  sn_qlog_rewrite(&l, &r);
+  sn_qlog_close(&l, 0);
+  sn_queue_free(&r);
+  sn_queue_init(&r, 5, 0);
+  ck_assert_int_eq(sn_qlog_open(&l, dir, "t", &r), 0);
+  ck_assert_uint_eq(r.len, q.len);
+  ck_assert_uint_eq(r.next_seq, q.next_seq);
+  ck_assert_uint_eq(r.dropped, 3);
+  sn_qlog_close(&l, 1);
+  ck_assert_int_ne(access(path, F_OK), 0);
+  sn_queue_free(&r);
+  sn_queue_free(&q);
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 Suite *sn_hardening_suite(void) {
   Suite *s = suite_create("hardening");
   TCase *tc = tcase_create("core");
@@ -240,6 +297,7 @@ Suite *sn_hardening_suite(void) {
   tcase_add_test(tc, process_table_has_no_cap);
   tcase_add_test(tc, process_start_time_tells_reused_pids_apart);
   tcase_add_test(tc, map_stays_small_over_a_million_keys);
+  tcase_add_test(tc, queue_log_replays_and_survives_a_cut_record);
   suite_add_tcase(s, tc);
   return s;
 }
