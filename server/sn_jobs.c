@@ -305,6 +305,8 @@ void sn_jobs_cmd_job(sn_node *n, json_t *req, sn_req *r) {
    * for: created and not started, queued here or in Redis, running. */
   if (n->njobs - n->njobs_done_kept >= n->cfg->max_queued_jobs)
     return sn_req_fail(r, SN_EUNAVAIL, "max_queued_jobs reached: too many jobs have not ended yet");
+  if (sn_mirror_saturated(n->mirror))
+    return sn_req_fail(r, SN_EUNAVAIL, "redis is not keeping up with the job writes: try again later");
   if ((j = sn__new(n, req, &err)) == NULL)
     return sn_req_fail(r, err.code, err.msg);
   if (stream) {

@@ -5,6 +5,7 @@
 #include <hiredis/hiredis.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,26 +33,43 @@ static const char *const sn__jstatus[] = {"created", "queued", "dispatched", "st
 
 /* ---- sending ---- */
 
-void sn_mirror_done_cb(redisAsyncContext *ac, void *r, void *priv) {
-  sn_mirror *m = priv;
-  (void)ac;
-  (void)r;
-  m->inflight--;
+void sn_mirror_got_reply(sn_mirror *m) {
+  if (m->inflight > 0)
+    m->inflight--;
+  m->last_reply_ms = sn_now_ms();
 }
 
-/* One command on the command connection. droppable: a task-state write that
- * may be skipped when the pipeline is full (job writes never are). */
+/* priv: the bytes the write held, so that the pipeline is bounded in bytes. */
+void sn_mirror_done_cb(redisAsyncContext *ac, void *r, void *priv) {
+  sn_mirror *m = ac->data;
+  size_t bytes = (size_t)(uintptr_t)priv;
+  (void)r;
+  sn_mirror_got_reply(m);
+  m->pending_bytes = m->pending_bytes > bytes ? m->pending_bytes - bytes : 0;
+}
+
+int sn_mirror_saturated(const sn_mirror *m) { return m && m->pending_bytes > SN_MIRROR_INTAKE_BYTES; }
+
+/* One command on the command connection. droppable: a task-state or data
+ * write that may be skipped when the pipeline is full (job writes never
+ * are: past SN_MIRROR_INTAKE_BYTES new jobs are refused instead). */
 int sn_mirror_cmd(sn_mirror *m, int droppable, int argc, const char **argv, const size_t *lens) {
   redisAsyncContext *ac = m->rc[SN_RC_CMD].ac;
+  size_t bytes = 16 * (size_t)argc;
   if (ac == NULL || !m->rc[SN_RC_CMD].up)
     return -1;
-  if (droppable && m->inflight >= SN_MIRROR_MAX_INFLIGHT) {
+  for (int i = 0; i < argc; i++)
+    bytes += lens[i];
+  if (droppable && (m->inflight >= SN_MIRROR_MAX_INFLIGHT || m->pending_bytes + bytes > SN_MIRROR_DROP_BYTES)) {
     m->dropped++;
     return -1;
   }
-  if (redisAsyncCommandArgv(ac, sn_mirror_done_cb, m, argc, argv, lens) != REDIS_OK)
+  if (m->inflight == 0)
+    m->last_reply_ms = sn_now_ms(); /* the reply deadline runs from the first write waiting */
+  if (redisAsyncCommandArgv(ac, sn_mirror_done_cb, (void *)(uintptr_t)bytes, argc, argv, lens) != REDIS_OK)
     return -1;
   m->inflight++;
+  m->pending_bytes += bytes;
   return 0;
 }
 
@@ -230,7 +248,7 @@ static void sn__hash(redisAsyncContext *ac, void *r, void *priv) {
   sn_mirror *m = ac->data;
   char *adopt_id = priv;
   json_t *h = sn_hero_hash(r);
-  m->inflight--;
+  sn_mirror_got_reply(m);
   if (adopt_id) {
     /* No reply: the connection went; the id stays in our processing list
      * and the resync on reconnect recovers it. */
@@ -303,6 +321,7 @@ static void sn__lost(sn_rconn *rc, const redisAsyncContext *ac) {
   rc->popping = 0;
   if (rc->role == SN_RC_CMD) {
     m->inflight = 0;
+    m->pending_bytes = 0;
     if (m->was_up && !m->closing)
       sn_log(SN_LOG_WARN, NULL, "redis %s:%d down: retrying", m->host, m->port);
     m->was_up = 0;
@@ -385,6 +404,7 @@ static void sn__resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res
   rc->ac->data = m;
   redisLibuvAttach(rc->ac, m->n->loop);
   redisAsyncSetConnectCallback(rc->ac, sn__connected);
+  redisEnableKeepAlive(&rc->ac->c); /* a peer that vanished is noticed by TCP */
   redisAsyncSetDisconnectCallback(rc->ac, sn__disconnected);
   /* hiredis 0.14's libuv adapter drops poll errors, so a refused connect
    * never calls back: give up on it ourselves. */
@@ -418,7 +438,7 @@ static void sn__resync(sn_mirror *m) {
 static void sn__llen(redisAsyncContext *ac, void *r, void *priv) {
   redisReply *rep = r;
   sn_pool *p = priv;
-  ((sn_mirror *)ac->data)->inflight--;
+  sn_mirror_got_reply(ac->data);
   if (rep && rep->type == REDIS_REPLY_INTEGER)
     p->remote_demand = (uint64_t)rep->integer;
 }
@@ -429,10 +449,26 @@ static void sn__heartbeat(sn_mirror *m) {
   sn_mirror_cmdv(m, 1, "HSET", "supernode:nodes", m->n->node_id, now, NULL);
 }
 
+/* TCP stays up when Redis is stopped (SIGSTOP) or wedged: writes would wait
+ * for replies forever. No reply within the deadline drops the connection;
+ * its writes are dropped with it and the resync rewrites what matters. */
+static int sn__stalled(sn_mirror *m) {
+  sn_rconn *rc = &m->rc[SN_RC_CMD];
+  redisAsyncContext *ac = rc->ac;
+  if (m->inflight == 0 || sn_now_ms() - m->last_reply_ms < SN_MIRROR_REPLY_DEADLINE)
+    return 0;
+  sn_log(SN_LOG_WARN, NULL, "redis %s:%d has not answered for %d ms (%ld writes, %zu bytes waiting): reconnecting",
+         m->host, m->port, SN_MIRROR_REPLY_DEADLINE, m->inflight, m->pending_bytes);
+  redisAsyncFree(ac); /* callbacks get NULL replies; the disconnect callback retries */
+  if (rc->ac == ac) /* hiredis calls onDisconnect only for a connected context */
+    sn__lost(rc, ac);
+  return 1;
+}
+
 static void sn__tick(uv_timer_t *t) {
   sn_mirror *m = t->data;
   sn_list *pos, *tmp;
-  if (!sn_mirror_up(m))
+  if (!sn_mirror_up(m) || sn__stalled(m))
     return;
   sn__heartbeat(m);
   sn_list_foreach(pos, tmp, &m->n->tasks) sn_mirror_task(m, sn_list_entry(pos, sn_task, link));

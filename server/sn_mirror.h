@@ -35,6 +35,8 @@ void sn_mirror_withdraw(sn_mirror *m, sn_job *j);
 /* Hands a job taken from a shared queue back to it (node shutdown, or a
  * worker lost with no local retry), first in line; count_retry: it counts. */
 void sn_mirror_giveback(sn_mirror *m, sn_job *j, int count_retry);
+/* True when so many job writes wait for Redis that new jobs must wait. */
+int sn_mirror_saturated(const sn_mirror *m);
 /* Free workers may have changed: re-arm the wait on the shared queues. */
 void sn_mirror_poke(sn_mirror *m);
 

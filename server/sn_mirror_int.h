@@ -8,7 +8,10 @@
 
 #include "sn_mirror.h"
 
-#define SN_MIRROR_MAX_INFLIGHT 10000 /* task-state writes beyond this are dropped */
+#define SN_MIRROR_MAX_INFLIGHT 10000 /* task-state and data writes beyond this are dropped */
+#define SN_MIRROR_DROP_BYTES (8u << 20) /* ... and beyond these bytes waiting */
+#define SN_MIRROR_INTAKE_BYTES (32u << 20) /* beyond this, new jobs are refused */
+#define SN_MIRROR_REPLY_DEADLINE 5000 /* ms without a reply while writes wait: reconnect */
 #define SN_MIRROR_BACKOFF_MAX 5000
 #define SN_MIRROR_CONNECT_TIMEOUT 1000
 
@@ -42,12 +45,16 @@ struct sn_mirror {
   json_t *adopting; /* ids moved to processing whose hash is being read, owned */
   uv_timer_t tick; /* node heartbeat, task-state refresh, re-reads of remote jobs */
   long inflight;
+  size_t pending_bytes; /* bytes of the writes waiting for a reply (command connection) */
+  uint64_t last_reply_ms; /* when the command connection last answered */
   unsigned long dropped;
   int closing, handles;
   int cmd_draining; /* the command connection sends its last writes before it goes */
   int was_up; /* resync once per reconnect */
 };
 
+/* A reply came on the command connection. */
+void sn_mirror_got_reply(sn_mirror *m);
 /* One command on the command connection (see sn_mirror.c). */
 int sn_mirror_cmd(sn_mirror *m, int droppable, int argc, const char **argv, const size_t *lens);
 int sn_mirror_cmdv(sn_mirror *m, int droppable, const char *first, ...);

@@ -188,7 +188,7 @@ static void sn__own_list(redisAsyncContext *ac, void *r, void *priv) {
   sn_mirror *m = ac->data;
   redisReply *rep = r;
   (void)priv;
-  m->inflight--;
+  sn_mirror_got_reply(m);
   if (rep == NULL || rep->type != REDIS_REPLY_ARRAY)
     return;
   for (size_t i = 0; i < rep->elements; i++) {
@@ -210,7 +210,7 @@ static void sn__exists(redisAsyncContext *ac, void *r, void *priv) {
   redisReply *rep = r;
   char *id = priv;
   sn_job *j = sn_map_get(&m->n->jobs_by_id, id);
-  m->inflight--;
+  sn_mirror_got_reply(m);
   if (rep && rep->type == REDIS_REPLY_INTEGER && rep->integer == 0 && j && j->remote && j->status < SN_J_FINISHED &&
       !m->closing) {
     sn_log(SN_LOG_WARN, NULL, "job %s is gone from redis (restarted empty?): queued again", id);
@@ -253,7 +253,7 @@ static void sn__nodes(redisAsyncContext *ac, void *r, void *priv) {
   uint64_t now = sn_now_ms(), stale_before = now - SN_RQ_STALE_BEATS * 1000;
   char before[24], list[300];
   (void)priv;
-  m->inflight--;
+  sn_mirror_got_reply(m);
   if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || m->closing)
     return;
   snprintf(before, sizeof(before), "%llu", (unsigned long long)stale_before);

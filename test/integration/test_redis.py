@@ -226,6 +226,40 @@ def jobs_survive_redis_restarted_empty():
 
 
 @test
+def a_stalled_redis_costs_bounded_memory():
+    """Redis stopped with TCP up (SIGSTOP): writes wait for replies that never come. The node drops
+    data and task-state writes past a byte bound, refuses new jobs past another, notices the
+    stall by a reply deadline, and is whole again when Redis resumes."""
+    from snclient import Worker
+    r = Redis()
+    node = Node(config={"redis_url": r.url, "node_id": "nS", "mirror_data": True, "max_message_bytes": 1 << 20})
+    wait_for(lambda: node.stat()[1]["node"]["redis"] == "connected")
+    node.cmd({"cmd": "start", "task_id": "d", "mode": "net", "queue_len": 1000})
+    w = Worker(node.port, "d")
+    r.proc.send_signal(signal.SIGSTOP)
+    rss0 = node.rss_kb()
+    pad = "x" * 1000
+    total = 40000 if SLOW == 1 else 8000
+    for k in range(0, total, 200):  # 40 MB of items, each mirrored to a stream
+        w.put_items([{"k": k + i, "pad": pad} for i in range(200)])
+    check(wait_for(lambda: node.task("d")["queue"]["next_seq"] == total + 1, timeout=60), "puts go on while redis is stopped")
+    if SLOW == 1:
+        check(node.rss_kb() - rss0 < 30000, "the writes waiting for redis stay bounded in bytes", (rss0, node.rss_kb()))
+    check(wait_for(lambda: node.stat()[1]["node"]["redis"] == "down", timeout=20),
+          "no reply within the deadline: the node says redis is down")
+    s, res = node.cmd({"cmd": "job", "kind": "nowhere", "payload": 1})
+    check(s == 503 and res["error"]["code"] == "unavailable", "a job that needs redis meanwhile: unavailable", res)
+    r.proc.send_signal(signal.SIGCONT)
+    check(wait_for(lambda: node.stat()[1]["node"]["redis"] == "connected", timeout=30), "redis resumes: connected again")
+    echo_worker(node, "e1")
+    s, res = node.cmd({"cmd": "job", "kind": "echo", "payload": 5, "wait": True})
+    check(res.get("job", {}).get("output") == 5, "and jobs run through it again", res)
+    w.close()
+    node.stop()
+    r.stop()
+
+
+@test
 def two_nodes_share_work():
     r = Redis()
     a = Node(config={"redis_url": r.url, "node_id": "nodeA"})
