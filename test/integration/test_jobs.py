@@ -166,6 +166,31 @@ def every_open_job_counts_and_ended_jobs_are_capped():
 
 
 @test
+def a_million_jobs_in_flat_memory():
+    """The job table and the kept jobs stay bounded: RSS after 1,000,000 jobs is what it was after
+    the first 100,000 (jobs_keep 10,000 ended jobs at most). Native pass only: the sanitizers' and
+    valgrind's allocators make RSS meaningless, and they are 10 to 50 times slower."""
+    if SLOW > 1 or os.environ.get("SN_SANITIZED"):
+        print("  skip a million jobs: native pass only (RSS under a sanitizer or valgrind says nothing)")
+        return
+    import subprocess
+    bench = os.path.join(BIN_DIR, "sn-bench")
+    node = Node()
+    worker(node, "e1", "echo", "echo_job")
+    worker(node, "e2", "echo", "echo_job")
+    out = subprocess.run([bench, "--jobs", str(node.port), "100000", "warm-up", "64"], capture_output=True, text=True)
+    rss1 = node.rss_kb()
+    out2 = subprocess.run([bench, "--jobs", str(node.port), "900000", "then", "64"], capture_output=True, text=True)
+    rss2 = node.rss_kb()
+    errors = [int(o.stdout.split()[-1]) for o in (out, out2) if o.stdout.strip()]
+    check(len(errors) == 2 and errors == [0, 0], "1,000,000 jobs at 64 in flight, none failed", (out.stdout, out2.stdout))
+    check(rss2 - rss1 < 5000, "node RSS is flat from job 100,000 to job 1,000,000", (rss1, rss2))
+    st = node.stat()[1]["node"]["jobs"]
+    check(st["done"] == 1000000, "all counted", st["done"])
+    node.stop()
+
+
+@test
 def a_stream_client_that_stops_reading():
     """Partials to a stream client that never reads are dropped past a bound, counted in the final
     reply, which always arrives."""
