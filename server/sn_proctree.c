@@ -8,18 +8,27 @@
 #include <string.h>
 #include <unistd.h>
 
-int sn_pstat_read(pid_t pid, sn_pstat *out) {
-  char path[64], buf[512], *p;
+/* Reads /proc/<pid>/<file> into buf as a C string; 0, or -1 when the
+ * process is gone. */
+static int sn__read_proc(pid_t pid, const char *file, char *buf, size_t cap) {
+  char path[64];
   int fd;
   ssize_t n;
-  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+  snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
   if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
     return -1;
-  n = read(fd, buf, sizeof(buf) - 1);
+  n = read(fd, buf, cap - 1);
   close(fd);
   if (n <= 0)
     return -1;
   buf[n] = '\0';
+  return 0;
+}
+
+int sn_pstat_read(pid_t pid, sn_pstat *out) {
+  char buf[512], *p;
+  if (sn__read_proc(pid, "stat", buf, sizeof(buf)) != 0)
+    return -1;
   /* The command name may hold spaces and parentheses: parse after the last ')'. */
   if ((p = strrchr(buf, ')')) == NULL)
     return -1;
@@ -35,19 +44,9 @@ int sn_pstat_read(pid_t pid, sn_pstat *out) {
 }
 
 unsigned long long sn_pstart_time(pid_t pid) {
-  char path[64], buf[1024], *p;
+  char buf[1024], *p;
   unsigned long long start = 0;
-  int fd;
-  ssize_t n;
-  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-  if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-    return 0;
-  n = read(fd, buf, sizeof(buf) - 1);
-  close(fd);
-  if (n <= 0)
-    return 0;
-  buf[n] = '\0';
-  if ((p = strrchr(buf, ')')) == NULL)
+  if (sn__read_proc(pid, "stat", buf, sizeof(buf)) != 0 || (p = strrchr(buf, ')')) == NULL)
     return 0;
   /* After ") ": state is field 3; starttime is field 22, 19 fields on. */
   if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &start) != 1)
@@ -122,20 +121,10 @@ size_t sn_pdescendants(const sn_pstat *tab, size_t n, pid_t root, pid_t *out, si
 }
 
 unsigned long sn_prss_kb(pid_t pid) {
-  char path[64], buf[256];
+  char buf[256];
   unsigned long size, resident;
-  int fd;
-  ssize_t n;
   /* statm's second field is VmRSS in pages, and is much cheaper to read than status. */
-  snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
-  if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-    return 0;
-  n = read(fd, buf, sizeof(buf) - 1);
-  close(fd);
-  if (n <= 0)
-    return 0;
-  buf[n] = '\0';
-  if (sscanf(buf, "%lu %lu", &size, &resident) != 2)
+  if (sn__read_proc(pid, "statm", buf, sizeof(buf)) != 0 || sscanf(buf, "%lu %lu", &size, &resident) != 2)
     return 0;
   return resident * (unsigned long)(sysconf(_SC_PAGESIZE) / 1024);
 }
