@@ -6,7 +6,8 @@
  *     orphaned (double fork, setsid) is re-parented to it and stays findable;
  *   - asks the kernel for a signal when the node dies (PR_SET_PDEATHSIG), and
  *     then kills the worker's whole tree: workers never outlive a crashed node;
- *   - applies the task's identity and rlimits, then forks and execs the worker;
+ *   - applies the task's identity and rlimits, then forks and execs the worker,
+ *     which gets SIGKILL from the kernel if the shim dies first;
  *   - forwards signals to a worker that left the shim's process group;
  *   - when the worker ends, kills whatever of its tree is left and exits with
  *     the worker's status (the same code, or dies of the same signal).
@@ -57,7 +58,7 @@ static int set_limit(int res, long v) {
 }
 
 /* In the child, between fork and exec: limits, identity, default signals. */
-static void exec_worker(const shim_opts *o, const sigset_t *orig) {
+static void exec_worker(const shim_opts *o, const sigset_t *orig, pid_t shim) {
   if (set_limit(RLIMIT_NOFILE, o->nofile) || set_limit(RLIMIT_NPROC, o->nproc) ||
       set_limit(RLIMIT_CPU, o->cpu)) {
     fprintf(stderr, "supernode-shim: setrlimit: %s\n", strerror(errno));
@@ -71,7 +72,13 @@ static void exec_worker(const shim_opts *o, const sigset_t *orig) {
     fprintf(stderr, "supernode-shim: setuid %ld: %s\n", o->uid, strerror(errno));
     _exit(126);
   }
-  prctl(PR_SET_PDEATHSIG, 0);
+  /* The worker dies with the shim. When the shim is SIGKILLed, the node
+   * kills the worker's group on SIGCHLD; but if the node dies in that same
+   * moment, nobody would, and the worker would run on as init's child (an SDK
+   * worker reconnects for ever). Set after setuid, which clears it. */
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != shim)
+    _exit(137);
   sigprocmask(SIG_SETMASK, orig, NULL);
   /* The worker gets stdin, stdout and stderr, nothing else of the node's. */
   close_range(3, ~0U, 0);
@@ -110,7 +117,7 @@ static void exit_like(int status) {
 int main(int argc, char **argv) {
   shim_opts o;
   sigset_t all, orig;
-  pid_t node = getppid(), worker;
+  pid_t node = getppid(), self = getpid(), worker;
 
   if (parse(argc, argv, &o) != 0) {
     fprintf(stderr, "usage: supernode-shim [--uid N --gid N --nofile N --nproc N --cpu N] -- argv...\n");
@@ -129,7 +136,7 @@ int main(int argc, char **argv) {
     return 127;
   }
   if (worker == 0)
-    exec_worker(&o, &orig);
+    exec_worker(&o, &orig, self);
 
   for (;;) {
     siginfo_t si;

@@ -152,6 +152,20 @@ def no_process_left_behind():
     check(len(pids) == 4 and gone, "node SIGKILL: workers die with it (the shim's parent-death signal)",
           [p for p in pids + [shim] if running(p)])
 
+    # The shim and the node die together: the node never sees SIGCHLD (it is stopped, then
+    # killed), so only the worker's own parent-death signal can end it.
+    node = Node(config=FAST)
+    node.cmd({"cmd": "start", "task_id": "t6", "exec": [MIS, "hang"]})
+    shim = node.task("t6")["pid"]
+    kids = wait_for(lambda: open(f"/proc/{shim}/task/{shim}/children").read().split())
+    worker = int(kids[0]) if kids else 0
+    os.kill(node.proc.pid, signal.SIGSTOP)
+    os.kill(shim, signal.SIGKILL)
+    node.proc.kill()
+    node.proc.wait()
+    gone = wait_for(lambda: not running(worker), timeout=5)
+    check(worker and gone, "shim and node SIGKILLed at once: the worker dies too", worker)
+
 
 @test
 def heartbeats():
