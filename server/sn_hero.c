@@ -84,3 +84,23 @@ json_t *sn_hero_job_req(json_t *h, sn_error *err) {
     json_object_set_new(req, "context_id", json_string(sn__field(h, "context_id")));
   return req;
 }
+
+/* hiredis's default functions are static; keep its table and wrap one entry. */
+static redisReplyObjectFunctions *sn__plain_fns;
+static redisReplyObjectFunctions sn__bounded_fns;
+
+static void *sn__create_array(const redisReadTask *task, int elements) {
+  if (elements > SN_REDIS_MAX_ELEMENTS)
+    return NULL;
+  return sn__plain_fns->createArray(task, elements);
+}
+
+void sn_hero_bound_reader(redisReader *r) {
+  if (sn__plain_fns == NULL) {
+    sn__plain_fns = r->fn;
+    sn__bounded_fns = *r->fn;
+    sn__bounded_fns.createArray = sn__create_array;
+  }
+  if (r->fn == sn__plain_fns)
+    r->fn = &sn__bounded_fns;
+}

@@ -22,4 +22,13 @@ int sn_hero_valid_id(const char *id);
  * NULL with err filled when the hash lacks a valid id or script_type. */
 json_t *sn_hero_job_req(json_t *hash, sn_error *err);
 
+/* Largest array reply the node reads (a job hash, a processing list: far
+ * fewer). hiredis 0.14 allocates an array's element table as soon as it
+ * reads the length, so "*288888888" would cost 2.3 GB before any element
+ * arrived (found by fuzz_redis). */
+#define SN_REDIS_MAX_ELEMENTS (1 << 20)
+/* Makes r refuse longer arrays: hiredis then fails the reply as out of
+ * memory and the connection is dropped and made again. */
+void sn_hero_bound_reader(redisReader *r);
+
 #endif

@@ -402,6 +402,7 @@ static void sn__resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res
     return;
   }
   rc->ac->data = m;
+  sn_hero_bound_reader(rc->ac->c.reader);
   redisLibuvAttach(rc->ac, m->n->loop);
   redisAsyncSetConnectCallback(rc->ac, sn__connected);
   redisEnableKeepAlive(&rc->ac->c); /* a peer that vanished is noticed by TCP */

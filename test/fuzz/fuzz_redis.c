@@ -9,6 +9,7 @@
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
   redisReader *r = redisReaderCreate();
   void *reply;
+  sn_hero_bound_reader(r);
   redisReaderFeed(r, (const char *)data, size);
   while (redisReaderGetReply(r, &reply) == REDIS_OK && reply) {
     json_t *h = sn_hero_hash(reply);

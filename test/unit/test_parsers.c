@@ -152,6 +152,29 @@ START_TEST(redis_replies) {
 }
 END_TEST
 
+START_TEST(redis_huge_array) {
+  /* fuzz_redis: an array length read before any element made hiredis 0.14
+   * allocate 2.3 GB at once. A bounded reader fails the reply instead. */
+  static const char huge[] = "*288888888\r\n$7\r\nmessage\r\n";
+  redisReader *rd = redisReaderCreate();
+  void *rep = NULL;
+  sn_hero_bound_reader(rd);
+  redisReaderFeed(rd, huge, sizeof(huge) - 1);
+  ck_assert_int_eq(redisReaderGetReply(rd, &rep), REDIS_ERR);
+  ck_assert_ptr_null(rep);
+  redisReaderFree(rd);
+  /* The bound itself is allowed. */
+  char at[32];
+  int n = snprintf(at, sizeof(at), "*%d\r\n", SN_REDIS_MAX_ELEMENTS);
+  rd = redisReaderCreate();
+  sn_hero_bound_reader(rd);
+  redisReaderFeed(rd, at, (size_t)n);
+  ck_assert_int_eq(redisReaderGetReply(rd, &rep), REDIS_OK);
+  ck_assert_ptr_null(rep); /* waiting for its elements */
+  redisReaderFree(rd);
+}
+END_TEST
+
 START_TEST(sdk_frames) {
   sn_wframe f;
   sn_wasm a;
@@ -192,6 +215,7 @@ Suite *sn_parsers_suite(void) {
   tcase_add_test(tc, worker_frames);
   tcase_add_test(tc, zinit_replies_and_states);
   tcase_add_test(tc, redis_replies);
+  tcase_add_test(tc, redis_huge_array);
   tcase_add_test(tc, sdk_frames);
   suite_add_tcase(s, tc);
   return s;
