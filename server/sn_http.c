@@ -51,13 +51,15 @@ static int sn__cors_headers(struct lws *wsi, unsigned char **p, unsigned char *e
          lws_add_http_header_by_name(wsi, (unsigned char *)"vary:", (unsigned char *)"Origin", 6, p, end);
 }
 
-static int sn__build_response(struct lws *wsi, sn_buf *out, int status, const char *body, size_t len) {
+static int sn__build_typed(struct lws *wsi, sn_buf *out, int status, const char *ctype, const char *body,
+                           size_t len) {
   unsigned char hdr[1024], *p = hdr, *end = hdr + sizeof(hdr);
   char clen[24];
   int n = snprintf(clen, sizeof(clen), "%zu", len);
 
   if (lws_add_http_header_status(wsi, (unsigned int)status, &p, end) || sn__cors_headers(wsi, &p, end) ||
-      lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, (unsigned char *)"application/json", 16, &p, end) ||
+      lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, (unsigned char *)ctype, (int)strlen(ctype), &p,
+                                   end) ||
       lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, (unsigned char *)clen, n, &p, end) ||
       lws_add_http_header_by_name(wsi, (unsigned char *)"cache-control:", (unsigned char *)"no-store", 8, &p, end) ||
       lws_finalize_http_header(wsi, &p, end))
@@ -68,10 +70,18 @@ static int sn__build_response(struct lws *wsi, sn_buf *out, int status, const ch
   return 0;
 }
 
+static int sn__build_response(struct lws *wsi, sn_buf *out, int status, const char *body, size_t len) {
+  return sn__build_typed(wsi, out, status, "application/json", body, len);
+}
+
 void sn_http_respond(sn_conn *c, int status, const char *body, size_t len) {
+  sn_http_respond_typed(c, status, "application/json", body, len);
+}
+
+void sn_http_respond_typed(sn_conn *c, int status, const char *ctype, const char *body, size_t len) {
   if (c->wsi == NULL || c->http_resp_ready)
     return;
-  if (sn__build_response(c->wsi, &c->http_resp, status, body, len) != 0)
+  if (sn__build_typed(c->wsi, &c->http_resp, status, ctype, body, len) != 0)
     return;
   c->http_resp_ready = 1;
   c->http_waiting = 0;
@@ -159,7 +169,7 @@ static int sn__admit(sn_node *n, struct lws *wsi, const char *path, int new_conn
   if (new_conn && n->nconns >= cfg->max_connections)
     return sn_seterr(err, SN_EUNAVAIL, "max_connections (%llu) reached", (unsigned long long)cfg->max_connections),
            503;
-  if (strncmp(path, "/m/", 3) == 0 && cfg->operator_token && !token_ok && !preflight)
+  if ((strncmp(path, "/m/", 3) == 0 || strcmp(path, "/metrics") == 0) && cfg->operator_token && !token_ok && !preflight)
     return sn_seterr(err, SN_EUNAUTH, "missing or wrong operator token"), 401;
   return 0;
 }
@@ -295,6 +305,8 @@ static int sn__http_request(sn_node *n, struct lws *wsi, const char *path) {
     sn_stat_http(c, path + 8);
   else if (strncmp(path, "/m/fetch/", 9) == 0 && path[9])
     sn_fetch_http(c, path + 9);
+  else if (strcmp(path, "/metrics") == 0)
+    sn_metrics_http(c);
   else if (strcmp(path, "/w/ch") == 0 || strcmp(path, "/m/fetch") == 0)
     sn_http_respond_error(c, SN_EBADREQ, "this path is a websocket endpoint");
   else

@@ -103,9 +103,12 @@ static void sn__end(sn_job *j, int status, json_t *output, const char *error) {
   sn__set(j, status);
   j->output = output;
   j->error = error ? sn_strdup(error) : NULL;
+  n->jobs_ended[status == SN_J_FINISHED ? 0 : status == SN_J_ERROR ? 1 : 2]++;
+  sn_histo_observe(&n->job_seconds, (double)(j->updated_ms - j->created_ms) / 1000.0);
   if (t) {
     t->job = NULL;
     t->jobs_done++;
+    t->jobs_failed += status != SN_J_FINISHED;
     t->last_activity_ms = sn_now_ms();
   }
   j->task = NULL; /* ended jobs are kept; the task may not be */

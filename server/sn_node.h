@@ -16,6 +16,7 @@
 #include "sn_map.h"
 #include "sn_mirror.h"
 #include "sn_pool.h"
+#include "sn_prom.h"
 #include "sn_zinit.h"
 #include "sn_policy.h"
 #include "sn_proctree.h"
@@ -50,6 +51,7 @@ enum sn_reason {
   SN_RS_EXIT, SN_RS_SIGNAL, SN_RS_MEMORY, SN_RS_TIMEOUT, SN_RS_HEARTBEAT,
   SN_RS_HEALTH, SN_RS_PING, SN_RS_ERRORS, SN_RS_COMMAND
 };
+#define SN_RS_COUNT (SN_RS_COMMAND + 1)
 
 /* ---- proc: one spawned worker process and its output pipes ---- */
 struct sn_proc {
@@ -134,6 +136,7 @@ struct sn_task {
   int zadopt;               /* restored from the state file: adopt the running service if there is one */
   char zinit_state[96];
   uint64_t restarts, runs, started_at_ms, msgs_in, msgs_out;
+  uint64_t restarts_by[SN_RS_COUNT]; /* restarts by the reason of the run that ended (metrics) */
   uint64_t mem_kb;          /* resident memory of the worker's tree, last watch tick */
   /* idle ping */
   char ping_id[40];         /* outstanding ping, "" when none */
@@ -148,7 +151,7 @@ struct sn_task {
   sn_job *job;              /* the job the worker runs now (busy), borrowed */
   sn_pool *pool;            /* the pool this task is an instance of, or NULL */
   sn_conn *claimed_by;      /* the client holding this worker (claim), borrowed */
-  uint64_t jobs_done;
+  uint64_t jobs_done, jobs_failed; /* failed: ended in error or timeout */
   uint64_t err_times[16];   /* recent job errors, for the err_kill budget */
   size_t err_n;
   /* worker output kept for `logs` */
@@ -177,6 +180,7 @@ json_t *sn_task_to_json(const sn_task *t);
 /* Releases the task once it has no process; frees it after its timers close. */
 void sn_task_destroy(sn_task *t);
 const char *sn_state_name(int state);
+const char *sn_reason_name(int reason);
 /* Wakes every fetcher of the task (new items or removal). */
 void sn_task_wake_fetchers(sn_task *t);
 /* A run has begun: counts it and resets its clocks. */
@@ -376,6 +380,8 @@ struct sn_node {
   size_t njobs, njobs_done_kept;
   size_t jobs_done_bytes;   /* bytes of the ended jobs kept */
   uint64_t jobs_done_total;
+  uint64_t jobs_ended[3];   /* finished, error, timeout (metrics) */
+  sn_histo job_seconds;     /* job durations, created to ended (metrics) */
   json_t *jobs_done_by_kind; /* kind -> count */
   struct sn_mirror *mirror;  /* Redis, or NULL */
   sn_list pools;             /* sn_pool, from the config's kinds */
@@ -421,6 +427,8 @@ size_t sn_node_count_role(sn_node *n, int role);
 int sn_http_start(sn_node *n, sn_error *err);
 /* Queues an HTTP response (status and JSON body) for the connection. */
 void sn_http_respond(sn_conn *c, int status, const char *body, size_t len);
+/* The same with a Content-Type other than JSON. */
+void sn_http_respond_typed(sn_conn *c, int status, const char *ctype, const char *body, size_t len);
 void sn_http_respond_error(sn_conn *c, int code, const char *msg);
 
 /* ---- cmd: /m/cmd over HTTP and websocket ---- */
@@ -449,6 +457,10 @@ void sn_fetch_http_wake(sn_conn *c);
 /* ---- stat ---- */
 void sn_stat_http(sn_conn *c, const char *task_id);
 void sn_stat_ws_tick(sn_conn *c);
+
+/* ---- metrics: GET /metrics (Prometheus text format) ---- */
+void sn_metrics_render(sn_node *n, sn_buf *out);
+void sn_metrics_http(sn_conn *c);
 
 /* ---- URL query helpers (http.c) ---- */
 /* Copies the value of query arg name into buf; 1 if present, 0 if not. */

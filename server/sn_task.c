@@ -15,6 +15,13 @@ static const char *const sn__reason_names[] = {"exit", "signal", "memory", "time
                                                "health", "ping", "errors", "command"};
 
 const char *sn_state_name(int state) { return sn__state_names[state]; }
+const char *sn_reason_name(int reason) { return sn__reason_names[reason]; }
+
+/* One restart, counted under the reason it happened for. */
+static void sn__count_restart(sn_task *t, int reason) {
+  t->restarts++;
+  t->restarts_by[reason]++;
+}
 
 static void sn__timer_closed(uv_handle_t *h) {
   sn_task *t = h->data;
@@ -173,7 +180,7 @@ static void sn__restart_now(sn_task *t) {
   if (t->state == SN_ST_RUNNING || t->removing || t->node->shutting_down)
     return;
   sn_policy_reset(&t->policy);
-  t->restarts++;
+  sn__count_restart(t, SN_RS_COMMAND);
   if (sn_task_start(t, &err) != 0) { /* only an exec task's spawn can fail */
     sn_log(SN_LOG_ERROR, t->conf.task_id, "%s", err.msg);
     sn_task_on_exit(t, 127, 0);
@@ -290,7 +297,7 @@ void sn_task_on_exit(sn_task *t, int64_t status, int term_signal) {
     uv_timer_start(&t->timer, sn__timer_fired, delay, 0);
     break;
   default:
-    t->restarts++;
+    sn__count_restart(t, t->last_exit.valid ? t->last_exit.reason : SN_RS_EXIT);
     sn_log(SN_LOG_INFO, t->conf.task_id, "restarting in %llu ms", (unsigned long long)delay);
     sn_task_set_state(t, SN_ST_BACKOFF);
     uv_timer_start(&t->timer, sn__timer_fired, delay, 0);
@@ -309,7 +316,7 @@ int sn_task_update(sn_task *t, sn_taskconf *conf, sn_error *err) {
   sn_policy_reset(&t->policy);
   if (t->state == SN_ST_FAILED && t->conf.mode == SN_MODE_EXEC) {
     /* update revives a failed task, like restart does */
-    t->restarts++;
+    sn__count_restart(t, SN_RS_COMMAND);
     sn__run(t);
   }
   sn_task_wake_fetchers(t); /* a smaller queue may have dropped what they wait for */

@@ -14,6 +14,7 @@ int main(void) {
   srunner_add_suite(sr, sn_sdk_suite());
   srunner_add_suite(sr, sn_hardening_suite());
   srunner_add_suite(sr, sn_parsers_suite());
+  srunner_add_suite(sr, sn_prom_suite());
   srunner_run_all(sr, CK_NORMAL);
   failed = srunner_ntests_failed(sr);
   run = srunner_ntests_run(sr);

@@ -9,4 +9,5 @@ Suite *sn_restart_suite(void);
 Suite *sn_sdk_suite(void);
 Suite *sn_hardening_suite(void);
 Suite *sn_parsers_suite(void);
+Suite *sn_prom_suite(void);
 #endif
