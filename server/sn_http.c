@@ -18,6 +18,9 @@
 #define SN_STAT_MIN_MS 100
 #define SN_STAT_MAX_MS 3600000
 
+extern const unsigned char sn_www_index[]; /* server/www/index.html, compiled in */
+extern const size_t sn_www_index_len;
+
 static sn_node *sn__node(struct lws *wsi) {
   return lws_context_user(lws_get_context(wsi));
 }
@@ -51,6 +54,20 @@ static int sn__cors_headers(struct lws *wsi, unsigned char **p, unsigned char *e
          lws_add_http_header_by_name(wsi, (unsigned char *)"vary:", (unsigned char *)"Origin", 6, p, end);
 }
 
+/* The dashboard runs our own inline script and talks to this node only; no
+ * other site may frame it (its buttons stop and remove tasks). */
+static int sn__page_headers(struct lws *wsi, const char *ctype, unsigned char **p, unsigned char *end) {
+  static const char csp[] = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                            "connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
+  if (strncmp(ctype, "text/html", 9) != 0)
+    return 0;
+  return lws_add_http_header_by_name(wsi, (unsigned char *)"content-security-policy:", (unsigned char *)csp,
+                                     (int)strlen(csp), p, end) ||
+         lws_add_http_header_by_name(wsi, (unsigned char *)"x-content-type-options:", (unsigned char *)"nosniff", 7, p,
+                                     end) ||
+         lws_add_http_header_by_name(wsi, (unsigned char *)"x-frame-options:", (unsigned char *)"DENY", 4, p, end);
+}
+
 static int sn__build_typed(struct lws *wsi, sn_buf *out, int status, const char *ctype, const char *body,
                            size_t len) {
   unsigned char hdr[1024], *p = hdr, *end = hdr + sizeof(hdr);
@@ -62,6 +79,7 @@ static int sn__build_typed(struct lws *wsi, sn_buf *out, int status, const char 
                                    end) ||
       lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, (unsigned char *)clen, n, &p, end) ||
       lws_add_http_header_by_name(wsi, (unsigned char *)"cache-control:", (unsigned char *)"no-store", 8, &p, end) ||
+      sn__page_headers(wsi, ctype, &p, end) ||
       lws_finalize_http_header(wsi, &p, end))
     return -1;
   sn_buf_reset(out);
@@ -307,6 +325,8 @@ static int sn__http_request(sn_node *n, struct lws *wsi, const char *path) {
     sn_fetch_http(c, path + 9);
   else if (strcmp(path, "/metrics") == 0)
     sn_metrics_http(c);
+  else if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0)
+    sn_http_respond_typed(c, 200, "text/html; charset=utf-8", (const char *)sn_www_index, sn_www_index_len);
   else if (strcmp(path, "/w/ch") == 0 || strcmp(path, "/m/fetch") == 0)
     sn_http_respond_error(c, SN_EBADREQ, "this path is a websocket endpoint");
   else
