@@ -138,6 +138,8 @@ struct sn_task {
   uint64_t restarts, runs, started_at_ms, msgs_in, msgs_out;
   uint64_t restarts_by[SN_RS_COUNT]; /* restarts by the reason of the run that ended (metrics) */
   uint64_t mem_kb;          /* resident memory of the worker's tree, last watch tick */
+  uint64_t cpu_ticks, cpu_at_ms; /* CPU time of the tree at the last watch tick, and when */
+  double cpu_pct;           /* CPU use between the last two ticks, % of one core */
   /* idle ping */
   char ping_id[40];         /* outstanding ping, "" when none */
   uint64_t ping_sent_ms;

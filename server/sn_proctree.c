@@ -120,6 +120,21 @@ size_t sn_pdescendants(const sn_pstat *tab, size_t n, pid_t root, pid_t *out, si
   return found;
 }
 
+int sn_pusage(pid_t pid, unsigned long *rss_kb, unsigned long long *cpu_ticks) {
+  char buf[1024], *p;
+  unsigned long long ut, st;
+  long rss;
+  if (sn__read_proc(pid, "stat", buf, sizeof(buf)) != 0 || (p = strrchr(buf, ')')) == NULL)
+    return -1;
+  /* After ") ": state is field 3; utime 14, stime 15; rss (pages) 24. */
+  if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %*u %*u %ld", &ut,
+             &st, &rss) != 3)
+    return -1;
+  *rss_kb = rss > 0 ? (unsigned long)rss * (unsigned long)(sysconf(_SC_PAGESIZE) / 1024) : 0;
+  *cpu_ticks = ut + st;
+  return 0;
+}
+
 unsigned long sn_prss_kb(pid_t pid) {
   char buf[256];
   unsigned long size, resident;

@@ -85,6 +85,8 @@ void sn_task_began(sn_task *t) {
   t->last_activity_ms = t->started_at_ms;
   t->stopping_reason = -1;
   t->mem_kb = 0;
+  t->cpu_ticks = t->cpu_at_ms = 0;
+  t->cpu_pct = 0;
 }
 
 void sn_task_ran(sn_task *t) {
@@ -248,6 +250,8 @@ void sn_task_on_exit(sn_task *t, int64_t status, int term_signal) {
   t->proc = NULL;
   t->pid = 0;
   t->mem_kb = 0;
+  t->cpu_ticks = t->cpu_at_ms = 0;
+  t->cpu_pct = 0;
   if (t->zinit)
     sn_zsvc_stopped(t); /* zinit's target down, so the next run starts clean */
   t->last_exit.valid = 1;
@@ -382,6 +386,7 @@ json_t *sn_task_to_json(const sn_task *t) {
   json_object_set_new(o, "last_duration_ms",
                       t->last_exit.valid ? json_integer((json_int_t)t->last_duration_ms) : json_null());
   json_object_set_new(o, "mem_kb", sn_task_has_run(t) ? json_integer((json_int_t)t->mem_kb) : json_null());
+  json_object_set_new(o, "cpu_pct", sn_task_has_run(t) ? json_real((double)(int)(t->cpu_pct * 10 + 0.5) / 10) : json_null());
   json_object_set_new(o, "health_failures_now", json_integer(t->health_fails));
   json_object_set_new(o, "ping_failures", json_integer(t->ping_failures));
   json_object_set_new(o, "last_exit", sn__last_exit(t));

@@ -41,14 +41,34 @@ static void sn__orphans(sn_node *n, const sn_pstat *tab, size_t np) {
   }
 }
 
+/* CPU use of the tree since the last tick, as a percentage of one core. The
+ * tree's total falls when a child exits: that tick counts as 0. */
+static void sn__cpu_sample(sn_task *t, uint64_t ticks, uint64_t now) {
+  static long hz;
+  if (hz == 0)
+    hz = sysconf(_SC_CLK_TCK);
+  if (t->cpu_at_ms && now > t->cpu_at_ms && ticks >= t->cpu_ticks)
+    t->cpu_pct = (double)(ticks - t->cpu_ticks) * 1000.0 / (double)hz / (double)(now - t->cpu_at_ms) * 100.0;
+  else
+    t->cpu_pct = 0;
+  t->cpu_ticks = ticks;
+  t->cpu_at_ms = now;
+}
+
 static void sn__check_proc(sn_task *t, const sn_pstat *tab, size_t np, pid_t *buf, uint64_t now) {
   /* Native runs: the shim's descendants. zinit runs: the worker and its tree. */
   size_t k = sn_pdescendants(tab, np, t->zinit ? t->pid : t->proc->pid, buf, np);
-  uint64_t kb = t->zinit ? sn_prss_kb(t->pid) : 0;
+  uint64_t kb = 0, ticks = 0;
+  unsigned long rss;
+  unsigned long long cpu;
   int live = t->state == SN_ST_RUNNING || t->state == SN_ST_STARTING;
+  if (t->zinit && sn_pusage(t->pid, &rss, &cpu) == 0)
+    kb += rss, ticks += cpu;
   for (size_t i = 0; i < k; i++)
-    kb += sn_prss_kb(buf[i]);
+    if (sn_pusage(buf[i], &rss, &cpu) == 0)
+      kb += rss, ticks += cpu;
   t->mem_kb = kb;
+  sn__cpu_sample(t, ticks, now);
   if (!live)
     return;
   if (t->conf.mem_limit_kb && kb > t->conf.mem_limit_kb) {
