@@ -142,3 +142,18 @@ scrape_configs:
     log.close()
     shutil.rmtree(d, ignore_errors=True)
     node.stop()
+
+
+@test
+def cpu_per_task():
+    """cpu_pct: the CPU the worker's tree used over the last watch tick, % of one core."""
+    node = Node(config={"watch_interval_ms": 200})
+    node.cmd({"cmd": "start", "task_id": "spin", "exec": ["/bin/sh", "-c", "while :; do :; done"]})
+    node.cmd({"cmd": "start", "task_id": "idle", "exec": ["/bin/sleep", "1000"]})
+    busy = wait_for(lambda: (node.task("spin").get("cpu_pct") or 0) > 30, timeout=20)
+    check(busy, "a spinning worker shows its CPU", node.task("spin").get("cpu_pct"))
+    wait_for(lambda: node.task("idle").get("cpu_pct") is not None)
+    check(node.task("idle")["cpu_pct"] < 5, "a sleeping one shows none", node.task("idle")["cpu_pct"])
+    node.cmd({"cmd": "stop", "task_id": "spin"})
+    check(node.task("spin")["cpu_pct"] is None, "a stopped task has no figure")
+    node.stop()
