@@ -1,36 +1,24 @@
 /* supernode-ctl: the operator's command line for a supernode.
  * Exit codes: 0 ok, 1 the node answered with an error, 2 usage, 3 the node
- * cannot be reached, 4 not_found, 5 conflict, 6 unauthorized. */
+ * cannot be reached, 4 not_found, 5 conflict, 6 unauthorized.
+ * Global flags (--json, --url, --token, --help) go anywhere on the line;
+ * each command takes only its own flags, and an unknown one is a usage error. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "ctl_complete.h"
 #include "ctl_net.h"
+#include "ctl_opts.h"
+#include "ctl_top.h"
 #include "sn_jscan.h"
 
 typedef struct ctl {
   ctl_url url;
   int json;       /* --json: print the node's replies as they are */
 } ctl;
-
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: supernode-ctl [--url http://HOST:PORT] [--token T] [--json] COMMAND ...\n"
-          "  start ID [--exec PATH] [--FIELD VALUE ...] [-- ARGS...]   start a task (fields as in the protocol,\n"
-          "                                              dashes for underscores: --mem-limit-kb 50000)\n"
-          "  stop ID | restart ID | rm ID | status ID     act on one task\n"
-          "  update ID --FIELD VALUE ...                  change a task's settings\n"
-          "  ls                                           list tasks\n"
-          "  send ID JSON                                 send a command to the task's worker\n"
-          "  logs ID [--lines N]                          the worker's last output lines\n"
-          "  job (--kind K | --task ID) --payload JSON [--wait] [--timeout-ms N]\n"
-          "  fetch ID [--from SEQ|oldest|new]             stream items as JSON lines\n"
-          "  stat [--watch] [--interval MS]               node status\n"
-          "  ping | cmd JSON                              ping, or any command as raw JSON\n"
-          "The node is SUPERNODE_CTL_URL (default http://127.0.0.1:7700), the token SUPERNODE_CTL_TOKEN.\n");
-}
 
 static int exit_for(const char *code) {
   if (code == NULL)
@@ -289,110 +277,300 @@ static int do_stat(ctl *c, int watch, long interval_ms) {
   return 0;
 }
 
-int main(int argc, char **argv) {
-  ctl c = {0};
-  const char *url = getenv("SUPERNODE_CTL_URL"), *token = getenv("SUPERNODE_CTL_TOKEN");
-  int i = 1;
-  for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
-    if (strcmp(argv[i], "--json") == 0) c.json = 1;
-    else if (strcmp(argv[i], "--url") == 0 && i + 1 < argc) url = argv[++i];
-    else if (strcmp(argv[i], "--token") == 0 && i + 1 < argc) token = argv[++i];
-    else if (strcmp(argv[i], "--help") == 0) { usage(stdout); return 0; }
-    else { usage(stderr); return 2; }
-  }
-  if (i >= argc) {
-    usage(stderr);
-    return 2;
-  }
-  if (ctl_url_parse(&c.url, url ? url : "http://127.0.0.1:7700", token) != 0) {
-    fprintf(stderr, "supernode-ctl: the URL must be http://HOST:PORT\n");
-    return 2;
-  }
-  const char *cmd = argv[i++];
-  const char *id = i < argc ? argv[i] : NULL;
-  json_t *req = json_object();
-  int rc;
+/* ---- commands: each parses its own arguments strictly ---- */
 
-  if (!strcmp(cmd, "ls") || !strcmp(cmd, "list"))
-    return simple(&c, "list", req);
-  if (!strcmp(cmd, "ping"))
-    return simple(&c, "ping", req);
-  if (!strcmp(cmd, "stat")) {
-    int watch = 0;
-    long interval = 1000;
-    for (; i < argc; i++) {
-      if (!strcmp(argv[i], "--watch")) watch = 1;
-      else if (!strcmp(argv[i], "--interval") && i + 1 < argc) interval = atol(argv[++i]);
-    }
-    json_decref(req);
-    return do_stat(&c, watch, interval > 0 ? interval : 1000);
+typedef struct ctl_cmd ctl_cmd;
+typedef int (*ctl_run)(ctl *c, const ctl_cmd *cmd, int argc, char **argv);
+
+struct ctl_cmd {
+  const char *name, *alias, *synopsis, *help;
+  ctl_run run;
+};
+
+static const ctl_cmd *find_cmd(const char *name);
+
+/* A positive number of a flag; 0 and a message when it is not one. */
+static long positive(const char *flag, const char *v) {
+  char *end;
+  long n = strtol(v, &end, 10);
+  if (*v == '\0' || *end != '\0' || n <= 0) {
+    fprintf(stderr, "supernode-ctl: %s needs a positive number, got '%s'\n", flag, v);
+    return 0;
   }
-  if (!strcmp(cmd, "cmd")) {
-    json_t *raw = id ? json_loads(id, 0, NULL) : NULL;
+  return n;
+}
+
+static int run_plain(ctl *c, const ctl_cmd *cmd, int argc, char **argv) {
+  const char *pos[1];
+  size_t np;
+  if (ctl_parse(cmd->name, argc, argv, NULL, 0, pos, 0, &np) != 0)
+    return 2;
+  return simple(c, strcmp(cmd->name, "ls") == 0 ? "list" : cmd->name, json_object());
+}
+
+static int run_stat(ctl *c, const ctl_cmd *cmd, int argc, char **argv) {
+  ctl_opt o[] = {{"--watch", 0, 0, NULL}, {"--interval", 1, 0, NULL}};
+  const char *pos[1];
+  size_t np;
+  long interval = 1000;
+  if (ctl_parse(cmd->name, argc, argv, o, 2, pos, 0, &np) != 0)
+    return 2;
+  if (o[1].set && (interval = positive("--interval", o[1].value)) == 0)
+    return 2;
+  return do_stat(c, o[0].set, interval);
+}
+
+static int run_top(ctl *c, const ctl_cmd *cmd, int argc, char **argv) {
+  ctl_opt o[] = {{"--sort", 1, 0, NULL}, {"--interval", 1, 0, NULL}, {"--count", 1, 0, NULL}};
+  const char *pos[1];
+  size_t np;
+  long interval = 1000, count = 0;
+  int sort = CTL_SORT_CPU;
+  if (ctl_parse(cmd->name, argc, argv, o, 3, pos, 0, &np) != 0)
+    return 2;
+  if (o[0].set && (sort = ctl_top_sort(o[0].value)) < 0) {
+    fprintf(stderr, "supernode-ctl: --sort is cpu, queue, mem or restarts, not '%s'\n", o[0].value);
+    return 2;
+  }
+  if ((o[1].set && (interval = positive("--interval", o[1].value)) == 0) ||
+      (o[2].set && (count = positive("--count", o[2].value)) == 0))
+    return 2;
+  return ctl_top(&c->url, sort, interval, count);
+}
+
+static int run_raw(ctl *c, const ctl_cmd *cmd, int argc, char **argv) {
+  const char *pos[1];
+  size_t np;
+  if (ctl_parse(cmd->name, argc, argv, NULL, 0, pos, 1, &np) != 0)
+    return 2;
+  json_t *raw = np ? json_loads(pos[0], 0, NULL) : NULL;
+  if (!json_is_object(raw) || !json_is_string(json_object_get(raw, "cmd"))) {
+    fprintf(stderr, "supernode-ctl: cmd needs a JSON object with a \"cmd\"\n");
+    json_decref(raw);
+    return 2;
+  }
+  char *name = strdup(json_string_value(json_object_get(raw, "cmd")));
+  int rc = simple(c, name, raw);
+  free(name);
+  return rc;
+}
+
+static int run_job(ctl *c, const ctl_cmd *cmd, int argc, char **argv) {
+  ctl_opt o[] = {{"--kind", 1, 0, NULL}, {"--task", 1, 0, NULL}, {"--payload", 1, 0, NULL},
+                 {"--wait", 0, 0, NULL}, {"--timeout-ms", 1, 0, NULL}};
+  const char *pos[1];
+  size_t np;
+  if (ctl_parse(cmd->name, argc, argv, o, 5, pos, 0, &np) != 0)
+    return 2;
+  if (!o[0].set && !o[1].set) {
+    fprintf(stderr, "supernode-ctl: job needs --kind K or --task ID\n");
+    return 2;
+  }
+  json_t *req = json_object();
+  if (o[0].set) json_object_set_new(req, "kind", json_string(o[0].value));
+  if (o[1].set) json_object_set_new(req, "task_id", json_string(o[1].value));
+  if (o[2].set) json_object_set_new(req, "payload", value_of(o[2].value));
+  if (o[3].set) json_object_set_new(req, "wait", json_true());
+  if (o[4].set) json_object_set_new(req, "timeout_ms", value_of(o[4].value));
+  return simple(c, "job", req);
+}
+
+/* ID and nothing else: stop, restart, status, rm. */
+static int run_task(ctl *c, const ctl_cmd *cmd, int argc, char **argv) {
+  const char *pos[1];
+  size_t np;
+  if (ctl_parse(cmd->name, argc, argv, NULL, 0, pos, 1, &np) != 0)
+    return 2;
+  if (np == 0) {
+    fprintf(stderr, "supernode-ctl: %s needs a task id\n", cmd->name);
+    return 2;
+  }
+  json_t *req = json_pack("{s:s}", "task_id", pos[0]);
+  return simple(c, strcmp(cmd->name, "rm") == 0 ? "remove" : cmd->name, req);
+}
+
+/* start and update: ID, then free-form --FIELD VALUE pairs the node checks, then -- ARGS. */
+static int run_fields(ctl *c, const ctl_cmd *cmd, int argc, char **argv) {
+  if (argc < 1 || strncmp(argv[0], "--", 2) == 0) {
+    fprintf(stderr, "supernode-ctl: %s needs a task id first\n", cmd->name);
+    return 2;
+  }
+  json_t *req = json_pack("{s:s}", "task_id", argv[0]);
+  int rc = parse_fields(argc, argv, 1, req);
+  if (rc != 0) {
     json_decref(req);
-    if (!json_is_object(raw) || !json_is_string(json_object_get(raw, "cmd"))) {
-      fprintf(stderr, "supernode-ctl: cmd needs a JSON object with a \"cmd\"\n");
-      json_decref(raw);
-      return 2;
-    }
-    const char *name = strdup(json_string_value(json_object_get(raw, "cmd")));
-    rc = simple(&c, name, raw);
-    free((void *)name);
     return rc;
   }
-  if (!strcmp(cmd, "job")) {
-    for (; i < argc; i++) {
-      if (!strcmp(argv[i], "--wait")) json_object_set_new(req, "wait", json_true());
-      else if (!strcmp(argv[i], "--kind") && i + 1 < argc) json_object_set_new(req, "kind", json_string(argv[++i]));
-      else if (!strcmp(argv[i], "--task") && i + 1 < argc) json_object_set_new(req, "task_id", json_string(argv[++i]));
-      else if (!strcmp(argv[i], "--payload") && i + 1 < argc) json_object_set_new(req, "payload", value_of(argv[++i]));
-      else if (!strcmp(argv[i], "--timeout-ms") && i + 1 < argc) json_object_set_new(req, "timeout_ms", value_of(argv[++i]));
-      else { json_decref(req); usage(stderr); return 2; }
-    }
-    return simple(&c, "job", req);
-  }
-  if (id == NULL) {
-    json_decref(req);
-    usage(stderr);
+  return simple(c, cmd->name, req);
+}
+
+static int run_send(ctl *c, const ctl_cmd *cmd, int argc, char **argv) {
+  const char *pos[2];
+  size_t np;
+  if (ctl_parse(cmd->name, argc, argv, NULL, 0, pos, 2, &np) != 0)
+    return 2;
+  json_t *d = np == 2 ? json_loads(pos[1], JSON_DECODE_ANY, NULL) : NULL;
+  if (d == NULL) {
+    fprintf(stderr, "supernode-ctl: send needs a task id and JSON data\n");
     return 2;
   }
-  json_object_set_new(req, "task_id", json_string(id));
-  i++;
-  if (!strcmp(cmd, "stop") || !strcmp(cmd, "restart") || !strcmp(cmd, "status"))
-    return simple(&c, cmd, req);
-  if (!strcmp(cmd, "rm") || !strcmp(cmd, "remove"))
-    return simple(&c, "remove", req);
-  if (!strcmp(cmd, "start") || !strcmp(cmd, "update")) {
-    if ((rc = parse_fields(argc, argv, i, req)) != 0) {
-      json_decref(req);
-      return rc;
-    }
-    return simple(&c, cmd, req);
+  return simple(c, "send", json_pack("{s:s, s:o}", "task_id", pos[0], "data", d));
+}
+
+static int run_logs(ctl *c, const ctl_cmd *cmd, int argc, char **argv) {
+  ctl_opt o[] = {{"--lines", 1, 0, NULL}};
+  const char *pos[1];
+  size_t np;
+  long lines = 100;
+  if (ctl_parse(cmd->name, argc, argv, o, 1, pos, 1, &np) != 0 || (o[0].set && (lines = positive("--lines", o[0].value)) == 0))
+    return 2;
+  if (np == 0) {
+    fprintf(stderr, "supernode-ctl: logs needs a task id\n");
+    return 2;
   }
-  if (!strcmp(cmd, "send")) {
-    json_t *d = i < argc ? json_loads(argv[i], JSON_DECODE_ANY, NULL) : NULL;
-    if (d == NULL) {
-      fprintf(stderr, "supernode-ctl: send needs JSON data\n");
-      json_decref(req);
-      return 2;
-    }
-    json_object_set_new(req, "data", d);
-    return simple(&c, "send", req);
+  return simple(c, "logs", json_pack("{s:s, s:I}", "task_id", pos[0], "lines", (json_int_t)lines));
+}
+
+static int run_fetch(ctl *c, const ctl_cmd *cmd, int argc, char **argv) {
+  ctl_opt o[] = {{"--from", 1, 0, NULL}};
+  const char *pos[1];
+  size_t np;
+  if (ctl_parse(cmd->name, argc, argv, o, 1, pos, 1, &np) != 0)
+    return 2;
+  if (np == 0) {
+    fprintf(stderr, "supernode-ctl: fetch needs a task id\n");
+    return 2;
   }
-  if (!strcmp(cmd, "logs")) {
-    if (i + 1 < argc && !strcmp(argv[i], "--lines"))
-      json_object_set_new(req, "lines", value_of(argv[i + 1]));
-    return simple(&c, "logs", req);
+  return do_fetch(c, pos[0], o[0].set ? o[0].value : "oldest");
+}
+
+static int run_metrics(ctl *c, const ctl_cmd *cmd, int argc, char **argv) {
+  const char *pos[1];
+  size_t np;
+  char *resp = NULL;
+  if (ctl_parse(cmd->name, argc, argv, NULL, 0, pos, 0, &np) != 0)
+    return 2;
+  int status = ctl_http(&c->url, "GET", "/metrics", NULL, &resp);
+  if (status < 0) {
+    fprintf(stderr, "supernode-ctl: cannot reach the node at %s:%s\n", c->url.host, c->url.port);
+    return 3;
   }
-  if (!strcmp(cmd, "fetch")) {
-    const char *from = "oldest";
-    if (i + 1 < argc && !strcmp(argv[i], "--from"))
-      from = argv[i + 1];
-    json_decref(req);
-    return do_fetch(&c, id, from);
+  fputs(resp ? resp : "", status == 200 ? stdout : stderr);
+  free(resp);
+  return status == 200 ? 0 : status == 401 ? 6 : 1;
+}
+
+static int run_completion(ctl *c, const ctl_cmd *cmd, int argc, char **argv) {
+  const char *pos[1];
+  size_t np;
+  (void)c;
+  if (ctl_parse(cmd->name, argc, argv, NULL, 0, pos, 1, &np) != 0)
+    return 2;
+  return ctl_completion(np ? pos[0] : NULL);
+}
+
+static const ctl_cmd commands[] = {
+    {"start", NULL, "ID [--exec PATH] [--FIELD VALUE ...] [-- ARGS...]",
+     "start a task; fields as in the protocol, dashes for underscores (--mem-limit-kb 50000)", run_fields},
+    {"update", NULL, "ID --FIELD VALUE ...", "change a task's settings", run_fields},
+    {"stop", NULL, "ID", "stop a task (first signal, then SIGKILL)", run_task},
+    {"restart", NULL, "ID", "restart a task (also a stopped or failed one)", run_task},
+    {"status", NULL, "ID", "one task's status and settings", run_task},
+    {"rm", "remove", "ID", "stop and remove a task and its queue", run_task},
+    {"ls", "list", "", "list tasks", run_plain},
+    {"send", NULL, "ID JSON", "send a command to the task's worker", run_send},
+    {"logs", NULL, "ID [--lines N]", "the worker's last output lines", run_logs},
+    {"job", NULL, "(--kind K | --task ID) --payload JSON [--wait] [--timeout-ms N]", "submit a job", run_job},
+    {"fetch", NULL, "ID [--from SEQ|oldest|new]", "stream a task's items as JSON lines", run_fetch},
+    {"stat", NULL, "[--watch] [--interval MS]", "node status and tasks", run_stat},
+    {"top", NULL, "[--sort cpu|queue|mem|restarts] [--interval MS] [--count N]",
+     "a refreshing table of tasks, busiest first", run_top},
+    {"ping", NULL, "", "check that the node answers", run_plain},
+    {"cmd", NULL, "JSON", "any command, as a raw JSON object", run_raw},
+    {"metrics", NULL, "", "the node's Prometheus metrics", run_metrics},
+    {"completion", NULL, "bash", "print the shell completion script: source <(supernode-ctl completion bash)",
+     run_completion},
+    {"help", NULL, "[COMMAND]", "help on a command", NULL},
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const ctl_cmd *find_cmd(const char *name) {
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    if (strcmp(commands[i].name, name) == 0 || (commands[i].alias && strcmp(commands[i].alias, name) == 0))
+      return &commands[i];
+  return NULL;
+}
+
+static const char globals_help[] =
+    "Global flags, anywhere on the line: --url http://HOST:PORT (SUPERNODE_CTL_URL, default\n"
+    "http://127.0.0.1:7700), --token T (SUPERNODE_CTL_TOKEN), --json (print the node's replies as\n"
+    "they are), --help. Exit codes: 0 ok, 1 error from the node, 2 usage, 3 node unreachable,\n"
+    "4 not_found, 5 conflict, 6 unauthorized.\n";
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: supernode-ctl [--url URL] [--token T] [--json] COMMAND [ARGS]\n");
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+  fputs(globals_help, f);
+}
+
+static void command_usage(FILE *f, const ctl_cmd *cmd) {
+  fprintf(f, "usage: supernode-ctl %s %s\n  %s\n", cmd->name, cmd->synopsis, cmd->help);
+  if (cmd->alias)
+    fprintf(f, "  (also: %s)\n", cmd->alias);
+  fputs(globals_help, f);
+}
+
+static int help(const char *name) {
+  const ctl_cmd *cmd = name ? find_cmd(name) : NULL;
+  if (name && cmd == NULL) {
+    fprintf(stderr, "supernode-ctl: unknown command '%s'\n", name);
+    return 2;
   }
-  json_decref(req);
-  fprintf(stderr, "supernode-ctl: unknown command '%s'\n", cmd);
-  usage(stderr);
-  return 2;
+  if (cmd)
+    command_usage(stdout, cmd);
+  else
+    usage(stdout);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  ctl c = {0};
+  ctl_globals g = {0};
+  char **rest = calloc((size_t)argc + 1, sizeof(char *));
+  int nrest = 0, rc;
+  const ctl_cmd *cmd;
+
+  if (rest == NULL || ctl_take_globals(argc, argv, &g, rest, &nrest) != 0) {
+    free(rest);
+    return 2;
+  }
+  if (nrest == 0) {
+    usage(g.help ? stdout : stderr);
+    free(rest);
+    return g.help ? 0 : 2;
+  }
+  if ((cmd = find_cmd(rest[0])) == NULL) {
+    fprintf(stderr, "supernode-ctl: unknown command '%s' (see supernode-ctl --help)\n", rest[0]);
+    free(rest);
+    return 2;
+  }
+  if (cmd->run == NULL || g.help) { /* help, or COMMAND --help */
+    rc = cmd->run == NULL ? help(nrest > 1 ? rest[1] : NULL) : (command_usage(stdout, cmd), 0);
+    free(rest);
+    return rc;
+  }
+  c.json = g.json;
+  if (!g.url)
+    g.url = getenv("SUPERNODE_CTL_URL");
+  if (!g.token)
+    g.token = getenv("SUPERNODE_CTL_TOKEN");
+  if (ctl_url_parse(&c.url, g.url ? g.url : "http://127.0.0.1:7700", g.token) != 0) {
+    fprintf(stderr, "supernode-ctl: the URL must be http://HOST:PORT\n");
+    free(rest);
+    return 2;
+  }
+  rc = cmd->run(&c, cmd, nrest - 1, rest + 1);
+  free(rest);
+  return rc;
 }

@@ -98,7 +98,7 @@ def pipe_turns_lines_into_items():
     items = items_of(node.port, "seq")
     check(t and t["last_exit"]["code"] == 0 and [i["data"] for i in items] == list(range(1, 1001)),
           "pipe turns `seq 1 1000` into 1000 items and exits 0", (t and t["last_exit"], len(items)))
-    node.cmd({"cmd": "start", "task_id": "txt", "exec": [b("pipe"), "--", "/bin/sh", "-c", "echo hello world; echo '{\"a\":1}'"],
+    node.cmd({"cmd": "start", "task_id": "txt", "exec": [b("pipe"), "/bin/sh", "-c", "echo hello world; echo '{\"a\":1}'"],
               "restart": "never"})
     wait_for(lambda: len(items_of(node.port, "txt")) == 2)
     check([i["data"] for i in items_of(node.port, "txt")] == ["hello world", {"a": 1}], "plain lines become strings, JSON lines stay JSON")
@@ -154,6 +154,60 @@ def ctl_drives_a_session():
     check(p.returncode == 2, "exit code 2 for a usage error")
     p = run("stat")
     check(p.returncode == 0 and p.stdout.startswith("node "), "ctl stat", p.stdout[:80])
+    node.stop()
+
+
+@test
+def ctl_follows_cli_conventions():
+    """Global flags anywhere, unknown flags refused by name, --help everywhere, top, completion."""
+    node = Node(config={"operator_token": "ctl-tok"})
+    ctl = b("supernode-ctl")
+    url = f"http://127.0.0.1:{node.port}"
+
+    def run(*args, env=None):
+        return subprocess.run([ctl, *args], capture_output=True, text=True, timeout=30,
+                              env=dict(os.environ, **(env or {})))
+
+    p = run("start", "hot", "--url", url, "--token", "ctl-tok", "--exec", "/bin/sh", "--", "-c", "while :; do :; done")
+    check(p.returncode == 0, "global flags between a command's own (start ID --url U --token T --exec ...)", p.stderr)
+    run("start", "cold", "--exec", "/bin/sleep", "--url", url, "--token=ctl-tok", "--queue-len", "7", "--", "1000")
+    p = run("ls", "--json", "--url", url, "--token", "ctl-tok")
+    ok = p.returncode == 0 and sorted(t["task_id"] for t in json.loads(p.stdout)["tasks"]) == ["cold", "hot"]
+    check(ok, "ls --json after the command prints JSON, not a table", p.stdout[:100])
+    p = run("ls", "--jsn", "--url", url)
+    check(p.returncode == 2 and "unknown flag '--jsn'" in p.stderr, "an unknown flag is a usage error naming it", p.stderr)
+    p = run("logs", "hot", "--lines", "x", "--url", url)
+    check(p.returncode == 2 and "--lines" in p.stderr, "a bad value names its flag", p.stderr)
+    p = run("status", "hot", "extra", "--url", url)
+    check(p.returncode == 2 and "unexpected argument 'extra'" in p.stderr, "and so does an extra argument", p.stderr)
+    helps = [run(cmd, "--help") for cmd in ("start", "job", "top", "fetch", "completion", "ls")]
+    check(all(h.returncode == 0 and h.stdout.startswith("usage: supernode-ctl ") for h in helps),
+          "--help on every command: its usage on stdout, exit 0", [h.stdout[:40] for h in helps])
+    p = run("help", "top")
+    check(p.returncode == 0 and "--sort" in p.stdout, "help COMMAND", p.stdout[:80])
+    p = run("top", "--count", "1", "--url", url, env={"SUPERNODE_CTL_TOKEN": "ctl-tok"})
+    check(p.returncode == 0 and p.stdout.splitlines()[1].startswith("TASK") and "CPU%" in p.stdout,
+          "top prints the table (one frame with --count 1)", p.stdout[:300])
+
+    def hot_on_top():
+        out = run("top", "--count", "2", "--interval", "300", "--url", url, env={"SUPERNODE_CTL_TOKEN": "ctl-tok"}).stdout
+        last = out.strip().split("\n\n")[-1].splitlines()
+        return len(last) > 2 and last[2].startswith("hot ")
+    check(wait_for(hot_on_top, timeout=20), "sorted by CPU: the spinning task first")
+    p = run("top", "--count", "1", "--sort", "queue", "--url", url, env={"SUPERNODE_CTL_TOKEN": "ctl-tok"})
+    check("(sorted by queue)" in p.stdout, "--sort queue")
+    p = run("top", "--count", "1", "--url", url)
+    check(p.returncode == 6, "without the token: exit 6 (unauthorized)", (p.returncode, p.stderr))
+    p = run("metrics", "--url", url, "--token", "ctl-tok")
+    check(p.returncode == 0 and "supernode_task_state{" in p.stdout, "ctl metrics prints the Prometheus page")
+    script = run("completion", "bash").stdout
+    probe = subprocess.run(["bash", "-c", script + f"""
+COMP_WORDS=({ctl} st); COMP_CWORD=1; _supernode_ctl; echo "${{COMPREPLY[*]}}"
+COMP_WORDS=({ctl} --url {url} --token ctl-tok stop ''); COMP_CWORD=6; _supernode_ctl; echo "${{COMPREPLY[*]}}"
+COMP_WORDS=({ctl} top --s); COMP_CWORD=2; _supernode_ctl; echo "${{COMPREPLY[*]}}"
+"""], capture_output=True, text=True, timeout=30).stdout.splitlines()
+    check(probe[:1] == ["start stop status stat"] and sorted(probe[1].split()) == ["cold", "hot"] and probe[2] == "--sort",
+          "bash completion: commands, the node's task ids, flags", probe)
     node.stop()
 
 

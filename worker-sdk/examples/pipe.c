@@ -1,5 +1,5 @@
 /* pipe: runs a command and turns each line of its stdout into one item.
- *   pipe [--url URL --task ID [--token T]] -- command args...
+ *   pipe [--url URL --task ID [--token T]] [--] command args...
  * A line that is valid JSON is put as it is; any other line is put as a JSON
  * string. The worker ends when the command ends (after sending what it read),
  * with the command's exit code. stderr of the command passes through. */
@@ -86,14 +86,22 @@ int main(int argc, char **argv) {
   uv_loop_t *loop = uv_default_loop();
   int err = 0, i = 1;
 
-  for (; i < argc && strcmp(argv[i], "--") != 0; i += 2) {
-    if (i + 1 >= argc) break;
+  /* Options first, then the command: like nohup or timeout, "--" is optional. */
+  for (; i < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
+    if (strcmp(argv[i], "--") == 0) {
+      i++;
+      break;
+    }
+    if (i + 1 >= argc || (strcmp(argv[i], "--url") && strcmp(argv[i], "--task") && strcmp(argv[i], "--token"))) {
+      fprintf(stderr, "pipe: unknown flag or missing value: '%s'\n", argv[i]);
+      return 2;
+    }
     if (strcmp(argv[i], "--url") == 0) o.url = argv[i + 1];
     else if (strcmp(argv[i], "--task") == 0) o.task_id = argv[i + 1];
-    else if (strcmp(argv[i], "--token") == 0) o.token = argv[i + 1];
+    else o.token = argv[i + 1];
   }
-  if (i >= argc - 1) {
-    fprintf(stderr, "usage: pipe [--url URL --task ID [--token T]] -- command args...\n");
+  if (i >= argc) {
+    fprintf(stderr, "usage: pipe [--url URL --task ID [--token T]] [--] command args...\n");
     return 2;
   }
   o.buffer_items = 1000000;
@@ -110,13 +118,13 @@ int main(int argc, char **argv) {
   stdio[1].data.stream = (uv_stream_t *)&p.out;
   stdio[2].flags = UV_INHERIT_FD;
   stdio[2].data.fd = 2;
-  po.file = argv[i + 1];
-  po.args = argv + i + 1;
+  po.file = argv[i];
+  po.args = argv + i;
   po.exit_cb = exit_cb;
   po.stdio = stdio;
   po.stdio_count = 3;
   if ((err = uv_spawn(loop, &p.proc, &po)) != 0) {
-    fprintf(stderr, "pipe: cannot run %s: %s\n", argv[i + 1], uv_strerror(err));
+    fprintf(stderr, "pipe: cannot run %s: %s\n", argv[i], uv_strerror(err));
     return 127;
   }
   p.open = 2;
