@@ -1,6 +1,10 @@
 #include "ctl_net.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,9 +12,24 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+static char net_error[320];
+
+const char *ctl_net_error(void) { return net_error; }
+
+void ctl_unreachable(const ctl_url *u) {
+  fprintf(stderr, "supernode-ctl: cannot reach the node at %s:%s%s%s\n", u->host, u->port, net_error[0] ? ": " : "",
+          net_error);
+}
+
 int ctl_url_parse(ctl_url *u, const char *url, const char *token) {
   const char *h = strstr(url, "://"), *colon, *end;
+  const char *cacert = u->cacert;
   memset(u, 0, sizeof(*u));
+  u->cacert = cacert;
+  if (h && (strncmp(url, "https://", 8) == 0 || strncmp(url, "wss://", 6) == 0))
+    u->tls = 1;
+  else if (h && strncmp(url, "http://", 7) != 0 && strncmp(url, "ws://", 5) != 0)
+    return -1;
   h = h ? h + 3 : url;
   end = h + strcspn(h, "/?");
   colon = memrchr(h, ':', (size_t)(end - h));
@@ -23,12 +42,14 @@ int ctl_url_parse(ctl_url *u, const char *url, const char *token) {
   return 0;
 }
 
-static int ctl_connect(const ctl_url *u) {
+static int tcp_connect(const ctl_url *u) {
   struct addrinfo hints = {0}, *res, *ai;
   int fd = -1;
   hints.ai_socktype = SOCK_STREAM;
-  if (getaddrinfo(u->host, u->port, &hints, &res) != 0)
+  if (getaddrinfo(u->host, u->port, &hints, &res) != 0) {
+    snprintf(net_error, sizeof(net_error), "cannot resolve %s", u->host);
     return -1;
+  }
   for (ai = res; ai; ai = ai->ai_next) {
     fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
     if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
@@ -41,9 +62,76 @@ static int ctl_connect(const ctl_url *u) {
   return fd;
 }
 
-static int ctl_write_all(int fd, const char *p, size_t n) {
+static void tls_error(const char *what, SSL *ssl) {
+  long v = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+  unsigned long e = ERR_peek_last_error();
+  if (v != X509_V_OK)
+    snprintf(net_error, sizeof(net_error), "TLS %s: certificate: %s", what, X509_verify_cert_error_string(v));
+  else
+    snprintf(net_error, sizeof(net_error), "TLS %s: %s", what, e ? ERR_reason_error_string(e) : "failed");
+}
+
+/* The TLS client side on a connected socket: the certificate must chain to
+ * cacert (or the system's CAs) and name the host we dialled. */
+static int tls_start(ctl_conn *c, const ctl_url *u) {
+  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+  SSL *ssl = NULL;
+  unsigned char ip[16];
+  c->ctx = ctx;
+  if (ctx == NULL)
+    return tls_error("setup", NULL), -1;
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+  X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx), X509_V_FLAG_PARTIAL_CHAIN); /* a self-signed node */
+  if ((u->cacert ? SSL_CTX_load_verify_locations(ctx, u->cacert, NULL) : SSL_CTX_set_default_verify_paths(ctx)) != 1)
+    return tls_error(u->cacert ? "cannot load --cacert" : "cannot load the system CAs", NULL), -1;
+  if ((c->ssl = ssl = SSL_new(ctx)) == NULL)
+    return tls_error("setup", NULL), -1;
+  if (inet_pton(AF_INET, u->host, ip) == 1 || inet_pton(AF_INET6, u->host, ip) == 1) {
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), u->host);
+  } else {
+    SSL_set_tlsext_host_name(ssl, u->host);
+    SSL_set1_host(ssl, u->host);
+  }
+  SSL_set_fd(ssl, c->fd);
+  if (SSL_connect(ssl) != 1)
+    return tls_error("handshake", ssl), -1;
+  return 0;
+}
+
+static void conn_close(ctl_conn *c) {
+  if (c->ssl)
+    SSL_free(c->ssl);
+  if (c->ctx)
+    SSL_CTX_free(c->ctx);
+  if (c->fd >= 0)
+    close(c->fd);
+  c->ssl = c->ctx = NULL;
+  c->fd = -1;
+}
+
+static int conn_open(ctl_conn *c, const ctl_url *u) {
+  memset(c, 0, sizeof(*c));
+  net_error[0] = '\0';
+  if ((c->fd = tcp_connect(u)) < 0)
+    return -1;
+  if (u->tls && tls_start(c, u) != 0) {
+    conn_close(c);
+    return -1;
+  }
+  return 0;
+}
+
+static ssize_t conn_read(ctl_conn *c, void *p, size_t n) {
+  if (c->ssl) {
+    int r = SSL_read(c->ssl, p, n > 1u << 30 ? 1 << 30 : (int)n);
+    return r > 0 ? r : SSL_get_error(c->ssl, r) == SSL_ERROR_ZERO_RETURN ? 0 : -1;
+  }
+  return read(c->fd, p, n);
+}
+
+static int ctl_write_all(ctl_conn *c, const char *p, size_t n) {
   while (n) {
-    ssize_t w = write(fd, p, n);
+    ssize_t w = c->ssl ? SSL_write(c->ssl, p, n > 1u << 30 ? 1 << 30 : (int)n) : write(c->fd, p, n);
     if (w <= 0)
       return -1;
     p += w;
@@ -61,12 +149,12 @@ static char *ctl_auth(const ctl_url *u) {
 }
 
 /* Reads a whole HTTP response (the request asked Connection: close). */
-static int ctl_read_response(int fd, char **body) {
+static int ctl_read_response(ctl_conn *c, char **body) {
   size_t cap = 65536, len = 0;
   char *buf = malloc(cap), *sep;
   ssize_t r;
   int status;
-  while ((r = read(fd, buf + len, cap - len - 1)) > 0) {
+  while ((r = conn_read(c, buf + len, cap - len - 1)) > 0) {
     len += (size_t)r;
     if (cap - len < 4096)
       buf = realloc(buf, cap *= 2);
@@ -84,18 +172,19 @@ static int ctl_read_response(int fd, char **body) {
 
 int ctl_http(const ctl_url *u, const char *method, const char *path, const char *body, char **resp) {
   char head[2048];
-  int fd = ctl_connect(u), n, status;
+  ctl_conn c;
+  int n, status;
   *resp = NULL;
-  if (fd < 0)
+  if (conn_open(&c, u) != 0)
     return -1;
   n = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\n%sContent-Type: application/json\r\n"
                "Content-Length: %zu\r\n\r\n", method, path, u->host, u->port, ctl_auth(u), body ? strlen(body) : 0);
-  if (ctl_write_all(fd, head, (size_t)n) || (body && ctl_write_all(fd, body, strlen(body)))) {
-    close(fd);
+  if (ctl_write_all(&c, head, (size_t)n) || (body && ctl_write_all(&c, body, strlen(body)))) {
+    conn_close(&c);
     return -1;
   }
-  status = ctl_read_response(fd, resp);
-  close(fd);
+  status = ctl_read_response(&c, resp);
+  conn_close(&c);
   return status;
 }
 
@@ -103,7 +192,7 @@ static int ctl_more(ctl_ws *ws) {
   ssize_t r;
   if (ws->cap - ws->len < 65536)
     ws->buf = realloc(ws->buf, ws->cap = ws->cap * 2 + 131072);
-  r = read(ws->fd, ws->buf + ws->len, ws->cap - ws->len);
+  r = conn_read(&ws->c, ws->buf + ws->len, ws->cap - ws->len);
   if (r <= 0)
     return -1;
   ws->len += (size_t)r;
@@ -114,11 +203,11 @@ int ctl_ws_open(ctl_ws *ws, const ctl_url *u, const char *path) {
   char head[2048], *end;
   int n;
   memset(ws, 0, sizeof(*ws));
-  if ((ws->fd = ctl_connect(u)) < 0)
+  if (conn_open(&ws->c, u) != 0)
     return -1;
   n = snprintf(head, sizeof(head), "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n%s"
                "Sec-WebSocket-Key: c3VwZXJub2RlLWN0bA==\r\nSec-WebSocket-Version: 13\r\n\r\n", path, u->host, u->port, ctl_auth(u));
-  if (ctl_write_all(ws->fd, head, (size_t)n))
+  if (ctl_write_all(&ws->c, head, (size_t)n))
     return -1;
   while ((end = ws->buf ? memmem(ws->buf, ws->len, "\r\n\r\n", 4) : NULL) == NULL)
     if (ctl_more(ws))
@@ -171,10 +260,8 @@ int ctl_ws_recv(ctl_ws *ws, char **p, size_t *n) {
 }
 
 void ctl_ws_close(ctl_ws *ws) {
-  if (ws->fd >= 0)
-    close(ws->fd);
+  conn_close(&ws->c);
   free(ws->buf);
   free(ws->body);
-  ws->fd = -1;
   ws->buf = ws->body = NULL;
 }

@@ -8,16 +8,28 @@ typedef struct ctl_url {
   char host[256];
   char port[16];
   char token[512];
+  int tls;              /* https:// or wss:// */
+  const char *cacert;   /* PEM trust anchors for TLS, NULL = the system's */
 } ctl_url;
 
-/* Parses http://HOST:PORT (also ws://). 0 or -1. */
+/* Parses http://HOST:PORT (also ws://, https://, wss://). 0 or -1. */
 int ctl_url_parse(ctl_url *u, const char *url, const char *token);
+/* Why the last connection failed ("" when it did not), for the error line. */
+const char *ctl_net_error(void);
+/* Prints "cannot reach the node at HOST:PORT" and why. */
+void ctl_unreachable(const ctl_url *u);
+
+/* One connection, plain or TLS. */
+typedef struct ctl_conn {
+  int fd;
+  void *ssl, *ctx; /* SSL *, SSL_CTX * when TLS */
+} ctl_conn;
 /* One HTTP request; returns the status (or -1 when the node cannot be reached)
  * and a malloc'd NUL-terminated body in *body. */
 int ctl_http(const ctl_url *u, const char *method, const char *path, const char *body, char **resp);
 
 typedef struct ctl_ws {
-  int fd;
+  ctl_conn c;
   char *buf;
   size_t len, cap;
   size_t consumed; /* bytes of the message last returned */

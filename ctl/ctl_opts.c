@@ -43,6 +43,9 @@ int ctl_take_globals(int argc, char **argv, ctl_globals *g, char **rest, int *nr
     } else if (flag_is(argv[i], "--token", &v)) {
       if ((g->token = take_value(argc, argv, &i, v, "--token")) == NULL)
         return 2;
+    } else if (flag_is(argv[i], "--cacert", &v)) {
+      if ((g->cacert = take_value(argc, argv, &i, v, "--cacert")) == NULL)
+        return 2;
     } else
       rest[k++] = argv[i];
   }

@@ -8,10 +8,10 @@
 
 typedef struct ctl_globals {
   int json, help;
-  const char *url, *token;
+  const char *url, *token, *cacert;
 } ctl_globals;
 
-/* Takes --json, --url U, --token T (also --url=U, --token=T) and -h/--help
+/* Takes --json, --url U, --token T, --cacert F (also --url=U ...) and -h/--help
  * out of argv[1..] wherever they are, up to a "--"; the rest, in order, goes
  * to rest (room for argc entries) and *nrest. 0, or 2 after printing a usage
  * error (a flag missing its value). */

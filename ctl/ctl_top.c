@@ -102,7 +102,7 @@ int ctl_top(const ctl_url *u, int sort, long interval_ms, long frames) {
     json_t *r = status < 0 ? NULL : json_loads(resp ? resp : "", 0, NULL);
     free(resp);
     if (status < 0) {
-      fprintf(stderr, "supernode-ctl: cannot reach the node at %s:%s\n", u->host, u->port);
+      ctl_unreachable(u);
       rc = 3;
       break;
     }

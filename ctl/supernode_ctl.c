@@ -50,7 +50,7 @@ static int send_cmd(ctl *c, json_t *req, json_t **reply) {
   free(body);
   json_decref(req);
   if (status < 0) {
-    fprintf(stderr, "supernode-ctl: cannot reach the node at %s:%s\n", c->url.host, c->url.port);
+    ctl_unreachable(&c->url);
     return 3;
   }
   r = json_loads(resp ? resp : "", 0, NULL);
@@ -201,8 +201,10 @@ static int do_fetch(ctl *c, const char *task, const char *from) {
     json_t *b = ws.body ? json_loads(ws.body, 0, NULL) : NULL;
     json_t *e = json_object_get(b, "error");
     int rc = ws.status ? exit_for(json_string_value(json_object_get(e, "code"))) : 3;
-    fprintf(stderr, "supernode-ctl: %s\n", ws.status ? (e ? json_string_value(json_object_get(e, "message")) : "refused")
-                                                     : "cannot reach the node");
+    if (ws.status)
+      fprintf(stderr, "supernode-ctl: %s\n", e ? json_string_value(json_object_get(e, "message")) : "refused");
+    else
+      ctl_unreachable(&c->url);
     json_decref(b);
     ctl_ws_close(&ws);
     return rc;
@@ -245,7 +247,7 @@ static int do_stat(ctl *c, int watch, long interval_ms) {
     int status = ctl_http(&c->url, "GET", "/m/stat", NULL, &resp);
     json_t *r;
     if (status < 0) {
-      fprintf(stderr, "supernode-ctl: cannot reach the node at %s:%s\n", c->url.host, c->url.port);
+      ctl_unreachable(&c->url);
       return 3;
     }
     r = json_loads(resp, 0, NULL);
@@ -452,7 +454,7 @@ static int run_metrics(ctl *c, const ctl_cmd *cmd, int argc, char **argv) {
     return 2;
   int status = ctl_http(&c->url, "GET", "/metrics", NULL, &resp);
   if (status < 0) {
-    fprintf(stderr, "supernode-ctl: cannot reach the node at %s:%s\n", c->url.host, c->url.port);
+    ctl_unreachable(&c->url);
     return 3;
   }
   fputs(resp ? resp : "", status == 200 ? stdout : stderr);
@@ -502,13 +504,13 @@ static const ctl_cmd *find_cmd(const char *name) {
 }
 
 static const char globals_help[] =
-    "Global flags, anywhere on the line: --url http://HOST:PORT (SUPERNODE_CTL_URL, default\n"
-    "http://127.0.0.1:7700), --token T (SUPERNODE_CTL_TOKEN), --json (print the node's replies as\n"
-    "they are), --help. Exit codes: 0 ok, 1 error from the node, 2 usage, 3 node unreachable,\n"
+    "Global flags, anywhere on the line: --url http(s)://HOST:PORT (SUPERNODE_CTL_URL, default\n"
+    "http://127.0.0.1:7700), --token T (SUPERNODE_CTL_TOKEN), --cacert PEM (SUPERNODE_CTL_CACERT: trust\n"
+    "for https), --json (print the node's replies as they are), --help. Exit codes: 0 ok, 1 error from the node, 2 usage, 3 node unreachable,\n"
     "4 not_found, 5 conflict, 6 unauthorized.\n";
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: supernode-ctl [--url URL] [--token T] [--json] COMMAND [ARGS]\n");
+  fprintf(f, "usage: supernode-ctl [--url URL] [--token T] [--cacert PEM] [--json] COMMAND [ARGS]\n");
   for (size_t i = 0; i < NCOMMANDS; i++)
     fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
   fputs(globals_help, f);
@@ -565,8 +567,9 @@ int main(int argc, char **argv) {
     g.url = getenv("SUPERNODE_CTL_URL");
   if (!g.token)
     g.token = getenv("SUPERNODE_CTL_TOKEN");
+  c.url.cacert = g.cacert ? g.cacert : getenv("SUPERNODE_CTL_CACERT");
   if (ctl_url_parse(&c.url, g.url ? g.url : "http://127.0.0.1:7700", g.token) != 0) {
-    fprintf(stderr, "supernode-ctl: the URL must be http://HOST:PORT\n");
+    fprintf(stderr, "supernode-ctl: the URL must be http://HOST:PORT or https://HOST:PORT\n");
     free(rest);
     return 2;
   }

@@ -38,6 +38,8 @@ void sn_config_free(sn_config *cfg) {
   free(cfg->operator_token);
   free(cfg->worker_token);
   free(cfg->shim_path);
+  free(cfg->tls_cert);
+  free(cfg->tls_key);
   free(cfg->redis_url);
   free(cfg->zinit_socket);
   free(cfg->zinit_config_dir);
@@ -143,6 +145,25 @@ static int sn__zinit(sn_config *cfg, const json_t *v, sn_error *err) {
   cfg->zinit_socket = sn_strdup(sock ? sock : "/var/run/zinit.sock");
   if (prefix)
     strcpy(cfg->zinit_prefix, prefix);
+  return 0;
+}
+
+/* tls: {"cert": PEM path, "key": PEM path}, or null for none. */
+static int sn__tls(sn_config *cfg, const json_t *v, sn_error *err) {
+  const char *cert = json_string_value(json_object_get(v, "cert"));
+  const char *key = json_string_value(json_object_get(v, "key"));
+  free(cfg->tls_cert);
+  free(cfg->tls_key);
+  cfg->tls_cert = cfg->tls_key = NULL;
+  if (json_is_null(v))
+    return 0;
+  if (!json_is_object(v) || !cert || !key || !cert[0] || !key[0])
+    return sn_seterr(err, SN_EBADREQ, "config 'tls' must be {\"cert\": PEM path, \"key\": PEM path}");
+  /* Absolute, so that workers (any cwd) and reloads name the same files. */
+  cfg->tls_cert = realpath(cert, NULL);
+  cfg->tls_key = realpath(key, NULL);
+  if (cfg->tls_cert == NULL || cfg->tls_key == NULL)
+    return sn_seterr(err, SN_EBADREQ, "config 'tls': cannot find %s", cfg->tls_cert ? key : cert);
   return 0;
 }
 
@@ -260,6 +281,8 @@ int sn_config_load_json(sn_config *cfg, const json_t *root, sn_error *err) {
       rc = sn__get_bool(v, k, &cfg->mirror_data, err);
     else if (strcmp(k, "reply_ttl_s") == 0)
       rc = sn__get_uint(v, k, 1, 365 * 86400, &cfg->reply_ttl_s, err);
+    else if (strcmp(k, "tls") == 0)
+      rc = sn__tls(cfg, v, err);
     else if (strcmp(k, "shim_path") == 0)
       rc = sn__get_str(v, k, &cfg->shim_path, err);
     else if (strcmp(k, "shutdown_timeout_ms") == 0)

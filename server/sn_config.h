@@ -40,6 +40,7 @@ typedef struct sn_config {
   int queue_fsync_always;     /* queue_fsync: "always" (1) or "every_ms" (0) */
   uint64_t queue_fsync_ms;
   char *shim_path;        /* owned; NULL = supernode-shim beside the binary */
+  char *tls_cert, *tls_key; /* owned PEM paths; both NULL = plain http/ws */
   int net_autocreate;
   json_t *task_defaults;  /* object, owned */
   json_t *templates;      /* object of objects, owned */

@@ -10,6 +10,7 @@
 #include "sn_log.h"
 #include "sn_node.h"
 #include "sn_origin.h"
+#include "sn_tls.h"
 #include "sn_url.h"
 #include "sn_util.h"
 
@@ -472,8 +473,13 @@ int sn_http_start(sn_node *n, sn_error *err) {
 
   lws_set_log_level(sn_log_enabled(SN_LOG_DEBUG) ? (LLL_ERR | LLL_WARN | LLL_NOTICE) : (LLL_ERR | LLL_WARN),
                     sn__lws_log);
+  const char *cert = n->cfg->tls_cert, *key = n->cfg->tls_key;
+  if (cert && sn_tls_check_pair(cert, key, err) != 0)
+    return -1;
   memset(&info, 0, sizeof(info));
   info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_VALIDATE_UTF8;
+  if (cert)
+    info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
   info.foreign_loops = foreign;
   info.user = n;
   info.pt_serv_buf_size = 65536;
@@ -489,6 +495,14 @@ int sn_http_start(sn_node *n, sn_error *err) {
   /* Text frames that are not UTF-8 close with 1007 (RFC 6455 8.1), before
    * any of our parsers sees them. */
   info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8;
+  if (cert) { /* the one port then speaks https:// and wss:// only (lws reads the option per vhost) */
+    info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.ssl_cert_filepath = cert;
+    info.ssl_private_key_filepath = key;
+    /* HTTP/1.1 only: replies are written as whole HTTP/1 responses, and a
+     * websocket upgrade is an HTTP/1 exchange. */
+    info.alpn = "http/1.1";
+  }
   info.keepalive_timeout = 60;
   info.timeout_secs = 60;
   n->vhost = lws_create_vhost(n->lws, &info);
@@ -496,5 +510,17 @@ int sn_http_start(sn_node *n, sn_error *err) {
     return sn_seterr(err, SN_EUNAVAIL, "cannot listen on %s:%d (address in use or not available)",
                      n->cfg->listen_host, n->cfg->listen_port);
   n->port = lws_get_vhost_listen_port(n->vhost);
+  return 0;
+}
+
+int sn_http_reload_tls(sn_node *n, sn_error *err) {
+  const char *cert = n->cfg->tls_cert, *key = n->cfg->tls_key;
+  if (cert == NULL)
+    return sn_seterr(err, SN_EBADREQ, "TLS is off: nothing to reload");
+  /* lws loads the certificate before the key: a bad pair would leave the
+   * port with a certificate its key cannot serve. Check the pair first. */
+  if (sn_tls_check_pair(cert, key, err) != 0)
+    return -1;
+  lws_tls_cert_updated(n->lws, cert, key, NULL, 0, NULL, 0);
   return 0;
 }

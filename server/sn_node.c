@@ -16,6 +16,18 @@ static void sn__on_signal(uv_signal_t *h, int signum) {
   sn_node_shutdown(n);
 }
 
+/* SIGHUP: read the TLS certificate and key again (a renewed certificate is
+ * served to new connections; open ones keep theirs). */
+static void sn__on_hup(uv_signal_t *h, int signum) {
+  sn_node *n = h->data;
+  sn_error err = {0};
+  (void)signum;
+  if (sn_http_reload_tls(n, &err) != 0)
+    sn_log(SN_LOG_ERROR, NULL, "SIGHUP: %s (the certificate in use stays)", err.msg);
+  else
+    sn_log(SN_LOG_INFO, NULL, "SIGHUP: TLS certificate %s reloaded", n->cfg->tls_cert);
+}
+
 /* The shim lives beside the supernode binary unless the config names it. */
 static int sn__find_shim(sn_node *n, sn_error *err) {
   char self[4096];
@@ -52,10 +64,12 @@ int sn_node_init(sn_node *n, uv_loop_t *loop, sn_config *cfg, sn_error *err) {
   }
   uv_signal_init(loop, &n->sigint);
   uv_signal_init(loop, &n->sigterm);
+  uv_signal_init(loop, &n->sighup);
   uv_timer_init(loop, &n->shutdown_timer);
   uv_timer_init(loop, &n->poke_timer);
   uv_timer_init(loop, &n->watch_timer);
   uv_timer_init(loop, &n->qsync_timer);
+  n->sighup.data = n;
   n->sigint.data = n->sigterm.data = n->shutdown_timer.data = n->poke_timer.data = n->watch_timer.data = n;
   n->qsync_timer.data = n;
   /* Orphaned descendants of workers are re-parented to the node rather than
@@ -64,6 +78,7 @@ int sn_node_init(sn_node *n, uv_loop_t *loop, sn_config *cfg, sn_error *err) {
     sn_log(SN_LOG_WARN, NULL, "cannot become child subreaper: orphans of workers escape supervision");
   uv_signal_start(&n->sigint, sn__on_signal, SIGINT);
   uv_signal_start(&n->sigterm, sn__on_signal, SIGTERM);
+  uv_signal_start(&n->sighup, sn__on_hup, SIGHUP);
   /* A client that goes away mid-write must not kill the node. */
   signal(SIGPIPE, SIG_IGN);
   if (sn_pools_load(n, cfg->kinds, err) != 0 || sn_state_prepare(n, err) != 0)
@@ -93,8 +108,8 @@ int sn_node_listen(sn_node *n, sn_error *err) {
     return rc;
   if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
     host = "127.0.0.1";
-  snprintf(n->worker_url, sizeof(n->worker_url), strchr(host, ':') ? "ws://[%s]:%d/w/ch" : "ws://%s:%d/w/ch",
-           host, n->port);
+  snprintf(n->worker_url, sizeof(n->worker_url), strchr(host, ':') ? "%s://[%s]:%d/w/ch" : "%s://%s:%d/w/ch",
+           n->cfg->tls_cert ? "wss" : "ws", host, n->port);
   printf(strchr(n->cfg->listen_host, ':') ? "listening on [%s]:%d\n" : "listening on %s:%d\n",
          n->cfg->listen_host, n->port);
   fflush(stdout);
@@ -274,6 +289,7 @@ static void sn__finish(sn_node *n) {
   sn_list_foreach(pos, tmp, &n->procs) sn_proc_close_pipes(sn_list_entry(pos, sn_proc, link));
   uv_close((uv_handle_t *)&n->sigint, NULL);
   uv_close((uv_handle_t *)&n->sigterm, NULL);
+  uv_close((uv_handle_t *)&n->sighup, NULL);
   uv_close((uv_handle_t *)&n->shutdown_timer, NULL);
   uv_close((uv_handle_t *)&n->poke_timer, NULL);
   uv_close((uv_handle_t *)&n->watch_timer, NULL);

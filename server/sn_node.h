@@ -394,7 +394,7 @@ struct sn_node {
   int jobs_closing;
   uint64_t gseq;
   uint64_t started_ms;
-  uv_signal_t sigint, sigterm;
+  uv_signal_t sigint, sigterm, sighup;
   uv_timer_t shutdown_timer; /* hard deadline for workers to exit */
   uv_timer_t poke_timer;     /* re-checks shutdown outside lws callbacks; client grace */
   uv_timer_t watch_timer;    /* supervision checks */
@@ -427,6 +427,8 @@ size_t sn_node_count_role(sn_node *n, int role);
 
 /* ---- http: the lws context and routing ---- */
 int sn_http_start(sn_node *n, sn_error *err);
+/* Reads the TLS certificate and key again (SIGHUP); the old ones stay on error. */
+int sn_http_reload_tls(sn_node *n, sn_error *err);
 /* Queues an HTTP response (status and JSON body) for the connection. */
 void sn_http_respond(sn_conn *c, int status, const char *body, size_t len);
 /* The same with a Content-Type other than JSON. */

@@ -112,7 +112,7 @@ char **sn_proc_env(sn_task *t) {
 
   while (environ[n])
     n++;
-  env = sn_calloc(n + extra + 5, sizeof(char *));
+  env = sn_calloc(n + extra + 6, sizeof(char *));
   for (size_t i = 0; i < n; i++) {
     const char *eq = strchr(environ[i], '=');
     size_t kl = eq ? (size_t)(eq - environ[i]) : strlen(environ[i]);
@@ -131,11 +131,14 @@ char **sn_proc_env(sn_task *t) {
       env[k] = sn_malloc(len);
       snprintf(env[k++], len, "%s=%s", key, json_string_value(v));
     }
-  const char *ours[4][2] = {{"SUPERNODE_URL", t->node->worker_url},
+  /* With TLS, the worker trusts the node's own certificate (SDK: a trust
+   * anchor; the name it dials must be in the certificate). */
+  const char *ours[5][2] = {{"SUPERNODE_URL", t->node->worker_url},
                             {"SUPERNODE_TASK_ID", t->conf.task_id},
                             {"SUPERNODE_TOKEN", t->secret},
-                            {"SUPERNODE_START_PARAMS", t->conf.start_params}};
-  for (int i = 0; i < 4; i++) {
+                            {"SUPERNODE_START_PARAMS", t->conf.start_params},
+                            {"SUPERNODE_CA_FILE", t->node->cfg->tls_cert}};
+  for (int i = 0; i < 5 && ours[i][1]; i++) {
     size_t len = strlen(ours[i][0]) + strlen(ours[i][1]) + 2;
     env[k] = sn_malloc(len);
     snprintf(env[k++], len, "%s=%s", ours[i][0], ours[i][1]);

@@ -11,7 +11,9 @@
 #include "sn_wframe.h"
 #include "sn_win.h"
 #include "sn_wqueue.h"
+#include "sn_wtls.h"
 #include "supernode/worker.h"
+#include <stddef.h>
 
 #define SN_W_WQ_HIGH (4u << 20) /* stop batching into the socket above this much unsent */
 
@@ -26,6 +28,11 @@ typedef struct sn_wwrite {
 
 struct sn_worker {
   char *host, *port, *path, *task_id, *token, *kind, *start_params;
+  int use_tls;        /* wss:// */
+  char *ca_file;      /* trust anchors for wss://, NULL = the system's */
+  sn_wtls *tls;       /* this connection's TLS session, NULL before it / for ws:// */
+  int tls_ready;      /* handshake done: the upgrade request went out */
+  unsigned char *crx; /* ciphertext read buffer (wss://) */
   int accept_tasks;
   size_t batch_items, batch_bytes;
   unsigned flush_ms, reconnect_max_ms;
@@ -73,12 +80,15 @@ static char *sn__dup(const char *s) {
   return s ? strdup(s) : NULL;
 }
 
-/* Splits ws://HOST:PORT/PATH. */
+/* Splits ws://HOST:PORT/PATH or wss://HOST:PORT/PATH. */
 static int sn__parse_url(sn_worker *w, const char *url) {
   const char *h, *colon, *slash;
-  if (strncmp(url, "ws://", 5) != 0)
+  if (strncmp(url, "ws://", 5) == 0)
+    h = url + 5;
+  else if (strncmp(url, "wss://", 6) == 0)
+    h = url + 6, w->use_tls = 1;
+  else
     return SN_WORKER_EURL;
-  h = url + 5;
   slash = strchr(h, '/');
   if (slash == NULL)
     slash = h + strlen(h);
@@ -126,6 +136,7 @@ sn_worker *sn_worker_new(const sn_worker_opts *o, int *err) {
     return NULL;
   }
   w->task_id = sn__dup(o->task_id);
+  w->ca_file = sn__dup(o->ca_file);
   w->token = sn__dup(o->token);
   w->kind = sn__dup(o->kind);
   w->start_params = strdup(o->start_params ? o->start_params : "");
@@ -145,6 +156,7 @@ sn_worker *sn_worker_from_env(int *err) {
   o.task_id = getenv("SUPERNODE_TASK_ID");
   o.token = getenv("SUPERNODE_TOKEN");
   o.start_params = getenv("SUPERNODE_START_PARAMS");
+  o.ca_file = getenv("SUPERNODE_CA_FILE");
   if (o.url == NULL || o.task_id == NULL) {
     if (err)
       *err = SN_WORKER_ENOENV;
@@ -166,7 +178,9 @@ int sn_worker_free(sn_worker *w) {
   free(w->token);
   free(w->kind);
   free(w->start_params);
+  free(w->ca_file);
   free(w->rx);
+  free(w->crx);
   sn_wasm_free(&w->msg);
   free(w);
   return 0;
@@ -196,13 +210,41 @@ static sn_wwrite *sn__frame(int opcode, size_t len, size_t *hl) {
   return wr;
 }
 
-static int sn__send(sn_worker *w, sn_wwrite *wr, size_t hl) {
+/* Hands bytes to the socket; takes wr. */
+static int sn__write_raw(sn_worker *w, sn_wwrite *wr) {
   uv_buf_t b = uv_buf_init((char *)wr->data, (unsigned)wr->len);
-  sn_wframe_mask(wr->data + hl, wr->len - hl, wr->data + hl - 4);
   if (uv_write(&wr->req, (uv_stream_t *)&w->tcp, &b, 1, sn__written) != 0) {
     free(wr);
     return SN_WORKER_EIO;
   }
+  return 0;
+}
+
+/* Sends what TLS has ready for the wire (handshake records, ciphertext). */
+static int sn__tls_flush(sn_worker *w) {
+  size_t n;
+  sn_wwrite *wr = (sn_wwrite *)sn_wtls_take(w->tls, &n, offsetof(sn_wwrite, data));
+  if (wr == NULL)
+    return 0;
+  wr->len = n;
+  return sn__write_raw(w, wr);
+}
+
+/* Plaintext out: straight to the socket, or through TLS; takes wr. */
+static int sn__out(sn_worker *w, sn_wwrite *wr) {
+  int rc;
+  if (w->tls == NULL)
+    return sn__write_raw(w, wr);
+  rc = sn_wtls_write(w->tls, wr->data, wr->len);
+  free(wr);
+  return rc != 0 ? SN_WORKER_EIO : sn__tls_flush(w);
+}
+
+static int sn__send(sn_worker *w, sn_wwrite *wr, size_t hl) {
+  int rc;
+  sn_wframe_mask(wr->data + hl, wr->len - hl, wr->data + hl - 4);
+  if ((rc = sn__out(w, wr)) != 0)
+    return rc;
   w->last_tx_ms = sn__now(w);
   return 0;
 }
@@ -297,6 +339,9 @@ static void sn__tcp_closed(uv_handle_t *h) {
   sn_worker *w = h->data;
   w->tcp_open = 0;
   w->rx_len = 0;
+  sn_wtls_free(w->tls);
+  w->tls = NULL;
+  w->tls_ready = 0;
   sn_wasm_free(&w->msg);
   if (w->stopping) {
     sn__maybe_closed(w);
@@ -471,9 +516,27 @@ static void sn__parse_rx(sn_worker *w) {
   w->rx_len -= off;
 }
 
+/* Room for n more plaintext bytes in rx; 0 or -1. */
+static int sn__rx_room(sn_worker *w, size_t n) {
+  if (w->rx_cap - w->rx_len < n) {
+    unsigned char *p = realloc(w->rx, w->rx_cap + n);
+    if (p == NULL)
+      return -1;
+    w->rx = p;
+    w->rx_cap += n;
+  }
+  return 0;
+}
+
 static void sn__alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   sn_worker *w = h->data;
   (void)suggested;
+  if (w->use_tls) { /* ciphertext goes to its own buffer, plaintext to rx */
+    if (w->crx == NULL)
+      w->crx = malloc(65536);
+    *buf = uv_buf_init((char *)w->crx, w->crx ? 65536 : 0);
+    return;
+  }
   if (w->rx_cap - w->rx_len < 65536) {
     unsigned char *p = realloc(w->rx, w->rx_cap + 65536);
     if (p == NULL) {
@@ -486,44 +549,86 @@ static void sn__alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   *buf = uv_buf_init((char *)w->rx + w->rx_len, (unsigned)(w->rx_cap - w->rx_len));
 }
 
+static int sn__upgrade(sn_worker *w);
+
+/* wss://: ciphertext in; the handshake, then plaintext into rx. 0, or -1 to drop. */
+static int sn__tls_in(sn_worker *w, const void *p, size_t n) {
+  long got;
+  if (sn_wtls_feed(w->tls, p, n) != 0)
+    return -1;
+  if (!w->tls_ready) {
+    int rc = sn_wtls_handshake(w->tls, w->last_error, sizeof(w->last_error));
+    if (rc < 0 || sn__tls_flush(w) != 0)
+      return -1;
+    if (rc == 0)
+      return 0;
+    w->tls_ready = 1;
+    if (sn__upgrade(w) != 0)
+      return -1;
+  }
+  for (;;) {
+    if (sn__rx_room(w, 16384) != 0)
+      return -1;
+    if ((got = sn_wtls_read(w->tls, w->rx + w->rx_len, w->rx_cap - w->rx_len)) <= 0)
+      return got < 0 ? -1 : sn__tls_flush(w) == 0 ? 0 : -1;
+    w->rx_len += (size_t)got;
+  }
+}
+
 static void sn__read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   sn_worker *w = s->data;
-  (void)buf;
   if (n < 0) {
     sn__drop(w);
     return;
   }
-  w->rx_len += (size_t)n;
+  if (w->tls) {
+    if (sn__tls_in(w, buf->base, (size_t)n) != 0) {
+      sn__drop(w);
+      return;
+    }
+  } else {
+    w->rx_len += (size_t)n;
+  }
   sn__parse_rx(w);
+}
+
+/* The websocket upgrade request, once the connection (and TLS) is up. */
+static int sn__upgrade(sn_worker *w) {
+  char head[1024];
+  int n = snprintf(head, sizeof(head),
+                   "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: c3VwZXJub2RlLXdvcmtlcg==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                   w->path, w->host, w->port);
+  sn_wwrite *wr = malloc(sizeof(*wr) + (size_t)n);
+  if (wr == NULL)
+    return -1;
+  memcpy(wr->data, head, (size_t)n);
+  wr->len = (size_t)n;
+  return sn__out(w, wr);
 }
 
 static void sn__connected(uv_connect_t *req, int status) {
   sn_worker *w = req->data;
-  char head[1024];
-  int n;
   if (status != 0 || w->stopping) {
     snprintf(w->last_error, sizeof(w->last_error), "connect: %s", uv_strerror(status));
     sn__drop(w);
     return;
   }
   uv_tcp_nodelay(&w->tcp, 1);
-  n = snprintf(head, sizeof(head),
-               "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-               "Sec-WebSocket-Key: c3VwZXJub2RlLXdvcmtlcg==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-               w->path, w->host, w->port);
   w->state = SN_W_HANDSHAKE;
-  sn_wwrite *wr = malloc(sizeof(*wr) + (size_t)n);
-  if (wr == NULL) {
+  if (w->use_tls) { /* the ClientHello first; the upgrade once the handshake is done */
+    w->last_error[0] = '\0';
+    if ((w->tls = sn_wtls_new(w->host, w->ca_file, w->last_error, sizeof(w->last_error))) == NULL ||
+        sn_wtls_handshake(w->tls, w->last_error, sizeof(w->last_error)) < 0 || sn__tls_flush(w) != 0) {
+      sn__drop(w);
+      return;
+    }
+  } else if (sn__upgrade(w) != 0) {
     sn__drop(w);
     return;
   }
-  memcpy(wr->data, head, (size_t)n);
-  wr->len = (size_t)n;
-  uv_buf_t b = uv_buf_init((char *)wr->data, (unsigned)n);
-  if (uv_write(&wr->req, (uv_stream_t *)&w->tcp, &b, 1, sn__written) != 0 ||
-      uv_read_start((uv_stream_t *)&w->tcp, sn__alloc, sn__read) != 0) {
+  if (uv_read_start((uv_stream_t *)&w->tcp, sn__alloc, sn__read) != 0)
     sn__drop(w);
-  }
 }
 
 static void sn__resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
@@ -644,6 +749,10 @@ int sn_worker_stop(sn_worker *w) {
     uv_shutdown_t *req = malloc(sizeof(*req));
     sn__flush(w, 1);
     sn__send_bytes(w, SN_WS_CLOSE, "\x03\xe8", 2);
+    if (w->tls) {
+      sn_wtls_shutdown(w->tls);
+      sn__tls_flush(w);
+    }
     w->state = SN_W_STOPPING;
     if (req && uv_shutdown(req, (uv_stream_t *)&w->tcp, sn__shut) == 0) {
       req->data = w;

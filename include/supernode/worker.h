@@ -32,7 +32,7 @@ extern "C" {
   XX(EREFUSED, -5, "the node refused the worker")                \
   XX(EIO, -6, "connection failed")                               \
   XX(ETIMEDOUT, -7, "timed out")                                 \
-  XX(EURL, -8, "the URL is not ws://HOST:PORT/PATH")
+  XX(EURL, -8, "the URL is not ws://HOST:PORT/PATH or wss://HOST:PORT/PATH")
 
 enum sn_worker_err {
   SN_WORKER_OK = 0,
@@ -44,7 +44,7 @@ enum sn_worker_err {
 typedef struct sn_worker sn_worker;
 
 typedef struct sn_worker_opts {
-  const char *url;           /* ws://HOST:PORT/w/ch (required) */
+  const char *url;           /* ws://HOST:PORT/w/ch or wss://... (required) */
   const char *task_id;       /* required */
   const char *token;         /* per-spawn secret or worker_token; may be NULL */
   const char *start_params;  /* may be NULL; the node's welcome overrides it */
@@ -55,6 +55,7 @@ typedef struct sn_worker_opts {
   size_t batch_bytes;        /* most bytes per put frame; 0 = 256 KiB */
   unsigned flush_ms;         /* longest a put waits to be batched; 0 = 2 */
   unsigned reconnect_max_ms; /* backoff ceiling; 0 = 5000 */
+  const char *ca_file;       /* wss://: PEM trust anchors (the node's certificate will do); NULL = the system's */
 } sn_worker_opts;
 
 typedef struct sn_worker_stats {
@@ -74,7 +75,7 @@ typedef void (*sn_worker_event_cb)(sn_worker *w, void *ud);
 typedef void (*sn_worker_cancel_cb)(sn_worker *w, const char *job_id, void *ud);
 
 sn_worker *sn_worker_new(const sn_worker_opts *opts, int *err);
-/* Reads SUPERNODE_URL, SUPERNODE_TASK_ID, SUPERNODE_TOKEN, SUPERNODE_START_PARAMS. */
+/* Reads SUPERNODE_URL, SUPERNODE_TASK_ID, SUPERNODE_TOKEN, SUPERNODE_START_PARAMS, SUPERNODE_CA_FILE. */
 sn_worker *sn_worker_from_env(int *err);
 /* Frees a worker that is not attached, or whose on_closed came. NULL is fine. */
 int sn_worker_free(sn_worker *w);

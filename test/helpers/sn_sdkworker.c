@@ -2,7 +2,8 @@
  * every 2 ms with a 100-item buffer, and prints each change of connection:
  *   "connected dropped=D sent=S"   when welcomed
  *   "disconnected next=N buffered=B dropped=D"  when the connection went away
- * Usage: sn-sdkworker URL TASK_ID */
+ *   "error: TEXT"                    when the reason a connection failed changes
+ * Usage: sn-sdkworker URL TASK_ID (wss://: SUPERNODE_CA_FILE names the trust anchors) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@ typedef struct app {
   uv_timer_t tick;
   long next;
   int was_connected;
+  char last_error[256];
 } app;
 
 static void report(app *a) {
@@ -24,6 +26,11 @@ static void report(app *a) {
   if (!st.connected && a->was_connected)
     printf("disconnected next=%ld buffered=%llu dropped=%llu\n", a->next, (unsigned long long)st.buffered,
            (unsigned long long)st.dropped);
+  const char *e = sn_worker_last_error(a->w);
+  if (e && strcmp(e, a->last_error) != 0) {
+    snprintf(a->last_error, sizeof(a->last_error), "%s", e);
+    printf("error: %s\n", e);
+  }
   fflush(stdout);
   a->was_connected = st.connected;
 }
@@ -52,6 +59,7 @@ int main(int argc, char **argv) {
   o.task_id = argv[2];
   o.buffer_items = 100;
   o.reconnect_max_ms = 200;
+  o.ca_file = getenv("SUPERNODE_CA_FILE");
   if ((a.w = sn_worker_new(&o, &err)) == NULL) {
     fprintf(stderr, "%s\n", sn_worker_strerror(err));
     return 2;

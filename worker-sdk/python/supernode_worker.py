@@ -16,12 +16,15 @@ class Closed(Exception):
 class WS:
     """A blocking websocket client: masked frames out, text/binary/close in."""
 
-    def __init__(self, port, path, headers=None, host="127.0.0.1", timeout=10, rcvbuf=None):
+    def __init__(self, port, path, headers=None, host="127.0.0.1", timeout=10, rcvbuf=None, tls=None):
+        """tls: an ssl.SSLContext for wss:// (the host name is checked against the certificate)."""
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf:  # a small receive buffer makes a client that does not read visible at once
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(timeout)
         self.sock.connect((host, port))
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname=host)
         key = base64.b64encode(os.urandom(16)).decode()
         extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
         req = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
