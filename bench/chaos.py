@@ -20,7 +20,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "../test/integration"))
-from snclient import WS, Worker, http  # noqa: E402
+from snclient import WS, Worker, free_port, http  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv[1])
 SECONDS = int(sys.argv[sys.argv.index("--seconds") + 1]) if "--seconds" in sys.argv else 120
@@ -33,12 +33,6 @@ def say(*a):
     print(f"[{time.strftime('%H:%M:%S')}]", *a, flush=True)
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def wait(fn, timeout):

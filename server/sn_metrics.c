@@ -88,23 +88,32 @@ static void sn__tasks_restarts(sn_mctx *m) {
       sn__sample_extra(m, name, i, "reason", sn_reason_name(r), m->tasks[i]->restarts_by[r]);
 }
 
+/* The families with one sample per task, in the order they are written. */
+static const struct {
+  const char *name, *type, *help;
+  sn_task_value fn;
+} sn__task_families[] = {
+    {"supernode_task_runs_total", "counter", "Runs of the task's worker started.", sn__runs},
+    {"supernode_task_items_in_total", "counter", "Items the worker put into the task's queue.", sn__in},
+    {"supernode_task_items_out_total", "counter", "Items sent to fetchers of the task.", sn__out},
+    {"supernode_task_queue_items", "gauge", "Items in the task's queue.", sn__qlen},
+    {"supernode_task_queue_bytes", "gauge", "Bytes of the items in the task's queue.", sn__qbytes},
+    {"supernode_task_queue_capacity_items", "gauge", "The task's queue_len.", sn__qcap},
+    {"supernode_task_queue_dropped_total", "counter", "Items dropped as the oldest of a full queue.", sn__dropped},
+    {"supernode_task_memory_rss_bytes", "gauge", "Resident memory of the worker's process tree.", sn__rss},
+    {"supernode_task_connected", "gauge", "1 while the task's worker is connected.", sn__connected},
+    {"supernode_task_busy", "gauge", "1 while the task's worker runs a job.", sn__busy},
+    {"supernode_task_jobs_done_total", "counter", "Jobs the task's worker ran to their end.", sn__jdone},
+    {"supernode_task_jobs_failed_total", "counter", "Jobs on the task's worker that ended in error or timeout.",
+     sn__jfailed},
+};
+
 static void sn__tasks(sn_mctx *m) {
   sn__tasks_by_state(m);
   sn__tasks_restarts(m);
-  sn__per_task(m, "supernode_task_runs_total", "counter", "Runs of the task's worker started.", sn__runs);
-  sn__per_task(m, "supernode_task_items_in_total", "counter", "Items the worker put into the task's queue.", sn__in);
-  sn__per_task(m, "supernode_task_items_out_total", "counter", "Items sent to fetchers of the task.", sn__out);
-  sn__per_task(m, "supernode_task_queue_items", "gauge", "Items in the task's queue.", sn__qlen);
-  sn__per_task(m, "supernode_task_queue_bytes", "gauge", "Bytes of the items in the task's queue.", sn__qbytes);
-  sn__per_task(m, "supernode_task_queue_capacity_items", "gauge", "The task's queue_len.", sn__qcap);
-  sn__per_task(m, "supernode_task_queue_dropped_total", "counter", "Items dropped as the oldest of a full queue.",
-               sn__dropped);
-  sn__per_task(m, "supernode_task_memory_rss_bytes", "gauge", "Resident memory of the worker's process tree.", sn__rss);
-  sn__per_task(m, "supernode_task_connected", "gauge", "1 while the task's worker is connected.", sn__connected);
-  sn__per_task(m, "supernode_task_busy", "gauge", "1 while the task's worker runs a job.", sn__busy);
-  sn__per_task(m, "supernode_task_jobs_done_total", "counter", "Jobs the task's worker ran to their end.", sn__jdone);
-  sn__per_task(m, "supernode_task_jobs_failed_total", "counter", "Jobs on the task's worker that ended in error or timeout.",
-               sn__jfailed);
+  for (size_t i = 0; i < sizeof(sn__task_families) / sizeof(sn__task_families[0]); i++)
+    sn__per_task(m, sn__task_families[i].name, sn__task_families[i].type, sn__task_families[i].help,
+                 sn__task_families[i].fn);
 }
 
 /* ---- node-wide ---- */

@@ -4,21 +4,14 @@ import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 import urllib.request
 
-from snclient import WS
+from snclient import WS, free_port
 
 
-def _free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def chromium():
@@ -28,7 +21,7 @@ def chromium():
 class Browser:
     def __init__(self, width=1280, height=860, timeout=60):
         self.dir = tempfile.mkdtemp(prefix="sn-chromium-")
-        self.port = _free_port()
+        self.port = free_port()
         self.log = open(os.path.join(self.dir, "chromium.log"), "w")
         self.proc = subprocess.Popen(
             [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",

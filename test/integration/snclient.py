@@ -13,6 +13,15 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../
 from supernode_worker import WS, Closed, Worker  # noqa: E402,F401
 
 
+def free_port():
+    """A loopback port nobody listens on right now (for servers the tests start)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def http(port, method, path, body=None, headers=None, timeout=30):
     """Returns (status, parsed JSON body or raw bytes)."""
     data = None

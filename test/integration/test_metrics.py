@@ -3,26 +3,19 @@ Prometheus server."""
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import urllib.parse
 import urllib.request
 
 from harness import Node, check, test, wait_for, SLOW
-from snclient import Worker, http
+from snclient import Worker, free_port, http
 
 TOKEN = "metrics-token-1"
 BIN_DIR = os.path.dirname(os.path.abspath(os.environ.get("SN_BIN", "build/supernode")))
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def scrape(node, headers=AUTH):

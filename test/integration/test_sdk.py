@@ -3,14 +3,13 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import SLOW, Node, check, run_all, test, wait_for  # noqa: E402
-from snclient import WS, http  # noqa: E402
+from snclient import WS, free_port, http  # noqa: E402
 
 SANITIZED = os.environ.get("SN_SANITIZED") == "1"  # set by scripts/test for the ASan build
 BIN_DIR = os.path.dirname(os.path.abspath(os.environ.get("SN_BIN", "build/supernode")))
@@ -20,12 +19,6 @@ def b(name):
     return os.path.join(BIN_DIR, name)
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def items_of(port, task, frm="oldest", limit=10000):
