@@ -481,7 +481,10 @@ static int sn__handshake(sn_worker *w) {
   if (end == NULL)
     return w->rx_len > 16384 ? -1 : 0;
   if (w->rx_len < 12 || memcmp(w->rx + 9, "101", 3) != 0) {
-    snprintf(w->last_error, sizeof(w->last_error), "upgrade refused: %.40s", (const char *)w->rx);
+    /* The status line only, so last_error is one line (the \r of the \r\n\r\n found above bounds the scan). */
+    size_t line = strcspn((const char *)w->rx, "\r\n");
+    snprintf(w->last_error, sizeof(w->last_error), "upgrade refused: %.*s", (int)(line < 60 ? line : 60),
+             (const char *)w->rx);
     return -1;
   }
   n = (size_t)(end + 4 - w->rx);

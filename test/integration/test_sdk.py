@@ -58,16 +58,21 @@ def net_worker_reconnects_and_flushes_buffer():
     cfg = {"net_autocreate": True}
     node = Node(config=cfg, args=["--listen", f"127.0.0.1:{port}"])
     w = subprocess.Popen([b("sn-sdkworker"), f"ws://127.0.0.1:{port}/w/ch", "rc1"], stdout=subprocess.PIPE, text=True)
-    line = w.stdout.readline().strip()
+
+    def state_line():  # the next connected/disconnected line; "error: ..." lines say why a try failed
+        while (line := w.stdout.readline()).startswith("error: "):
+            pass
+        return line.strip()
+    line = state_line()
     check(line.startswith("connected dropped=0"), "the net worker connects", line)
     wait_for(lambda: len(items_of(port, "rc1")) >= 50)
     node.stop("first node")
-    line = w.stdout.readline().strip()
+    line = state_line()
     check(line.startswith("disconnected next="), "the worker notices the node went away", line)
     fields = dict(kv.split("=") for kv in line.split()[1:])
     time.sleep(1.0)  # ~500 puts while the node is down: the 100-item buffer overflows
     node = Node(config=cfg, args=["--listen", f"127.0.0.1:{port}"])
-    line = w.stdout.readline().strip()
+    line = state_line()
     check(line.startswith("connected dropped="), "it reconnects by itself to the restarted node", line)
     dropped = int(dict(kv.split("=") for kv in line.split()[1:])["dropped"])
     check(dropped > 0, "the buffer overflowed while the node was down", dropped)
