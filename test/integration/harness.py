@@ -16,7 +16,7 @@ WRAP = os.environ.get("SN_WRAP", "")          # e.g. "valgrind --leak-check=full
 SLOW = 10 if WRAP.startswith("valgrind") else 1  # time scale for waits under valgrind
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-results = {"passed": 0, "failed": 0}
+results = {"passed": 0, "failed": 0, "skipped": []}
 
 
 def shared_tool(name):
@@ -33,6 +33,12 @@ _tests = []
 def test(fn):
     _tests.append(fn)
     return fn
+
+
+def skip(name, reason):
+    """A check that cannot run here, said as such (never counted as passed)."""
+    results["skipped"].append(name)
+    print(f"  skip {name}: {reason}", flush=True)
 
 
 def check(cond, name, detail=""):
@@ -131,6 +137,8 @@ def run_all(only=None):
             fn()
         except Exception:
             check(False, f"{fn.__name__} raised", traceback.format_exc())
+    if results["skipped"]:
+        print(f"{len(results['skipped'])} skipped: " + "; ".join(results["skipped"]), flush=True)
     print(f"{results['passed']} passed, {results['failed']} failed", flush=True)
     return 1 if results["failed"] else 0
 
