@@ -27,6 +27,7 @@ void sn_config_init(sn_config *cfg) {
   cfg->jobs_keep_bytes = 64u << 20;
   cfg->queue_fsync_ms = 100;
   cfg->reply_ttl_s = 3600;
+  cfg->job_ttl_s = 86400;
   strcpy(cfg->zinit_prefix, "sn-");
   cfg->task_defaults = json_object();
   cfg->templates = json_object();
@@ -281,6 +282,8 @@ int sn_config_load_json(sn_config *cfg, const json_t *root, sn_error *err) {
       rc = sn__get_bool(v, k, &cfg->mirror_data, err);
     else if (strcmp(k, "reply_ttl_s") == 0)
       rc = sn__get_uint(v, k, 1, 365 * 86400, &cfg->reply_ttl_s, err);
+    else if (strcmp(k, "job_ttl_s") == 0)
+      rc = sn__get_uint(v, k, 0, 365 * 86400, &cfg->job_ttl_s, err);
     else if (strcmp(k, "tls") == 0)
       rc = sn__tls(cfg, v, err);
     else if (strcmp(k, "shim_path") == 0)

@@ -30,6 +30,7 @@ typedef struct sn_config {
   uint64_t jobs_keep_bytes;   /* ... and at most this many bytes of their payloads and outputs */
   char *redis_url;            /* owned; NULL = no Redis */
   uint64_t reply_ttl_s;       /* lifetime of hero:reply:{id} lists */
+  uint64_t job_ttl_s;         /* lifetime of ended hero:job:{id} hashes and of worker queues; 0 = for ever */
   int mirror_data;            /* XADD every item to supernode:{node}:data:{task} */
   int zinit_backend;          /* zinit.mode == "backend": exec tasks run as zinit services */
   char *zinit_socket;         /* owned */

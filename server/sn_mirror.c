@@ -166,6 +166,8 @@ void sn_mirror_item(sn_mirror *m, sn_task *t, const void *data, size_t len, int 
 
 /* ---- jobs ---- */
 
+#define SN_WORKER_QUEUE_KEEP "99" /* LTRIM 0 99: the last 100 ids dispatched to a worker */
+
 static char *sn__script(const sn_job *j) {
   /* A JSON string payload stays a string; anything else is its JSON text. */
   if (json_is_string(j->payload))
@@ -174,7 +176,7 @@ static char *sn__script(const sn_job *j) {
 }
 
 void sn_mirror_job(sn_mirror *m, sn_job *j) {
-  char key[200], worker[400] = "", upd[24], cre[24], to[24], retries[24], *script, *output = NULL;
+  char key[200], worker[400] = "", upd[24], cre[24], to[24], retries[24], jttl[24] = "", *script, *output = NULL;
   int ended = j->status >= SN_J_FINISHED;
   /* An end is written in one transaction: the hash, the reply, and the id
    * leaving our processing list, so that no crash in between loses the job. */
@@ -188,6 +190,8 @@ void sn_mirror_job(sn_mirror *m, sn_job *j) {
   snprintf(cre, sizeof(cre), "%llu", (unsigned long long)(j->created_ms / 1000));
   snprintf(to, sizeof(to), "%llu", (unsigned long long)((j->timeout_ms + 999) / 1000));
   snprintf(retries, sizeof(retries), "%d", j->retries_left);
+  if (m->n->cfg->job_ttl_s)
+    snprintf(jttl, sizeof(jttl), "%llu", (unsigned long long)m->n->cfg->job_ttl_s);
   script = sn__script(j);
   if (j->output)
     output = json_dumps(j->output, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -212,12 +216,19 @@ void sn_mirror_job(sn_mirror *m, sn_job *j) {
     sn_mirror_cmdv(m, 0, "LREM", m->processing, "0", j->id, NULL);
     j->from_queue = 0;
   }
+  if (ended && jttl[0]) /* Redis must not grow with every job ever run */
+    sn_mirror_cmdv(m, 0, "EXPIRE", key, jttl, NULL);
   if (atomic)
     sn_mirror_cmdv(m, 0, "EXEC", NULL);
   if (j->status == SN_J_DISPATCHED && j->ran_on[0]) {
+    /* The worker's queue (contract) is a record nobody pops: keep its last
+     * SN_WORKER_QUEUE_KEEP ids, and let an idle one expire. */
     char wq[500];
     snprintf(wq, sizeof(wq), "hero:work_queue:%s", worker);
     sn_mirror_cmdv(m, 0, "LPUSH", wq, j->id, NULL);
+    sn_mirror_cmdv(m, 0, "LTRIM", wq, "0", SN_WORKER_QUEUE_KEEP, NULL);
+    if (jttl[0])
+      sn_mirror_cmdv(m, 0, "EXPIRE", wq, jttl, NULL);
   }
   free(script);
   free(output);
@@ -347,6 +358,34 @@ static void sn__disconnected(const redisAsyncContext *ac, int status) {
 static void sn__resync(sn_mirror *m);
 static void sn__heartbeat(sn_mirror *m);
 
+static void sn__login_reply(redisAsyncContext *ac, void *r, void *privdata) {
+  redisReply *reply = r;
+  sn_rconn *rc = sn__find_rc(ac);
+  const char *what = privdata;
+  if (rc == NULL || reply == NULL || reply->type != REDIS_REPLY_ERROR)
+    return;
+  /* Everything pipelined behind it fails too: drop the connection and try
+   * again with backoff (a password may be changed on the server meanwhile). */
+  sn_log(SN_LOG_ERROR, NULL, "redis %s:%d: %s refused: %.200s", rc->m->host, rc->m->port, what, reply->str);
+  redisAsyncDisconnect(rc->ac);
+}
+
+/* AUTH and SELECT come first on every connection, every time it is made:
+ * hiredis pipelines what follows behind them. */
+static void sn__login(sn_rconn *rc) {
+  const sn_rurl *u = &rc->m->url;
+  char db[16];
+  if (u->pass[0]) {
+    const char *argv[3] = {"AUTH", u->user[0] ? u->user : u->pass, u->pass};
+    redisAsyncCommandArgv(rc->ac, sn__login_reply, (void *)"AUTH", u->user[0] ? 3 : 2, argv, NULL);
+  }
+  if (u->db > 0) {
+    snprintf(db, sizeof(db), "%d", u->db);
+    const char *argv[2] = {"SELECT", db};
+    redisAsyncCommandArgv(rc->ac, sn__login_reply, (void *)"SELECT", 2, argv, NULL);
+  }
+}
+
 static void sn__connected(const redisAsyncContext *ac, int status) {
   sn_rconn *rc = sn__find_rc(ac);
   if (rc == NULL)
@@ -359,6 +398,7 @@ static void sn__connected(const redisAsyncContext *ac, int status) {
   rc->up = 1;
   rc->backoff_ms = 100;
   uv_timer_stop(&rc->retry);
+  sn__login(rc);
   if (rc->role == SN_RC_SUB)
     redisAsyncCommand(rc->ac, sn__message, rc->m, "SUBSCRIBE supernode:job_done");
   else if (rc->role == SN_RC_POP)
@@ -489,26 +529,15 @@ static void sn__tick(uv_timer_t *t) {
   sn_rqueue_arm_all(m);
 }
 
-static int sn__parse_url(sn_mirror *m, const char *url) {
-  const char *h = strncmp(url, "redis://", 8) == 0 ? url + 8 : url;
-  const char *colon = strrchr(h, ':');
-  size_t hl = colon ? (size_t)(colon - h) : strcspn(h, "/");
-  if (hl == 0 || hl >= sizeof(m->host))
-    return -1;
-  memcpy(m->host, h, hl);
-  m->host[hl] = '\0';
-  m->port = colon ? atoi(colon + 1) : 6379;
-  return m->port > 0 && m->port < 65536 ? 0 : -1;
-}
-
-sn_mirror *sn_mirror_new(sn_node *n, const char *url, int *err) {
+sn_mirror *sn_mirror_new(sn_node *n, const char *url, sn_error *err) {
   sn_mirror *m = sn_calloc(1, sizeof(*m));
   m->n = n;
-  if (sn__parse_url(m, url) != 0) {
+  if (sn_rurl_parse(url, &m->url, err) != 0) {
     free(m);
-    *err = -1;
     return NULL;
   }
+  snprintf(m->host, sizeof(m->host), "%s", m->url.host);
+  m->port = m->url.port;
   snprintf(m->processing, sizeof(m->processing), "hero:processing:%s", n->node_id);
   m->adopting = json_object();
   uv_timer_init(n->loop, &m->tick);

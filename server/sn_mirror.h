@@ -7,6 +7,8 @@
 #define SN_MIRROR_H
 
 #include <jansson.h>
+
+#include "sn_err.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,7 +17,8 @@ typedef struct sn_task sn_task;
 typedef struct sn_job sn_job;
 typedef struct sn_mirror sn_mirror;
 
-sn_mirror *sn_mirror_new(sn_node *n, const char *url, int *err);
+/* NULL with err filled when url is not a valid redis_url. */
+sn_mirror *sn_mirror_new(sn_node *n, const char *url, sn_error *err);
 void sn_mirror_close(sn_mirror *m); /* starts the teardown; handles close on the loop */
 int sn_mirror_up(const sn_mirror *m);
 /* "off" | "connected" | "down", and the writes waiting for a reply. */

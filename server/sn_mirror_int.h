@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include "sn_mirror.h"
+#include "sn_rurl.h"
 
 #define SN_MIRROR_MAX_INFLIGHT 10000 /* task-state and data writes beyond this are dropped */
 #define SN_MIRROR_DROP_BYTES (8u << 20) /* ... and beyond these bytes waiting */
@@ -37,6 +38,7 @@ typedef struct sn_rconn {
 
 struct sn_mirror {
   sn_node *n;
+  sn_rurl url;      /* host, port, user, password, db */
   char host[256];
   int port;
   sn_rconn rc[SN_RC_MAX];

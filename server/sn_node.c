@@ -86,11 +86,8 @@ int sn_node_init(sn_node *n, uv_loop_t *loop, sn_config *cfg, sn_error *err) {
   n->zext = json_object();
   if (cfg->zinit_backend)
     n->zinit = sn_zinit_new(n, cfg->zinit_socket, cfg->zinit_protocol, cfg->zinit_config_dir);
-  if (cfg->redis_url) {
-    int e = 0;
-    if ((n->mirror = sn_mirror_new(n, cfg->redis_url, &e)) == NULL)
-      return sn_seterr(err, SN_EBADREQ, "config 'redis_url' must be redis://HOST:PORT");
-  }
+  if (cfg->redis_url && (n->mirror = sn_mirror_new(n, cfg->redis_url, err)) == NULL)
+    return err->code;
   return sn__find_shim(n, err);
 }
 

@@ -1,13 +1,14 @@
 /* What the node reads from a request line and its headers: the path's route,
  * query fragments ("name=value", as lws hands them over), fetch/stat numbers,
- * and the Host/Origin policy. The input is split on NUL bytes into
- * path, fragment, host and origin. */
+ * the Host/Origin policy, and the config's redis_url (the path, whole). The
+ * input is split on NUL bytes into path, fragment, host and origin. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sn_config.h"
 #include "sn_origin.h"
+#include "sn_rurl.h"
 #include "sn_url.h"
 #include "sn_util.h"
 
@@ -40,6 +41,10 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
   host = p < end ? next(&p, end) : NULL;
   origin = p < end ? next(&p, end) : NULL;
   (void)sn_url_ws_route(path);
+  sn_rurl ru;
+  if (sn_rurl_parse(path, &ru, &err) == 0 &&
+      (ru.port < 1 || ru.port > 65535 || ru.db < 0 || !ru.host[0] || strlen(ru.pass) >= sizeof(ru.pass)))
+    abort(); /* what it accepts is within bounds */
   for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
     if (sn_url_arg(frag, strlen(frag), names[i], v, sizeof(v))) {
       if (strlen(v) >= sizeof(v))

@@ -146,8 +146,10 @@ def run_all(only=None):
 class Redis:
     """A real redis-server on a free loopback port, in a directory of its own."""
 
-    def __init__(self, port=None):
+    def __init__(self, port=None, args=(), auth=()):
+        """args: extra redis-server arguments; auth: redis-cli arguments to log in with."""
         import socket as _s
+        self.args, self.auth = list(args), list(auth)
         if port is None:
             s = _s.socket()
             s.bind(("127.0.0.1", 0))
@@ -159,7 +161,8 @@ class Redis:
 
     def start(self):
         self.proc = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no", "--dir", self.dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                      "--appendonly", "no", "--dir", self.dir, *self.args], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
         wait_for(lambda: self.cli("PING") == "PONG", timeout=10)
 
     def stop(self):
@@ -167,11 +170,12 @@ class Redis:
         self.proc.wait(10)
 
     def cli(self, *args):
-        p = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True)
+        p = subprocess.run(["redis-cli", "-p", str(self.port), *self.auth, *args], capture_output=True, text=True)
         return p.stdout.strip()
 
     def hgetall(self, key):
-        out = subprocess.run(["redis-cli", "-p", str(self.port), "--no-raw", "HGETALL", key], capture_output=True, text=True).stdout
+        out = subprocess.run(["redis-cli", "-p", str(self.port), *self.auth, "--no-raw", "HGETALL", key], capture_output=True,
+                             text=True).stdout
         vals = [json.loads(line.split(") ", 1)[1]) for line in out.splitlines() if ") " in line]
         return dict(zip(vals[0::2], vals[1::2]))
 

@@ -334,3 +334,46 @@ def redis_absent_at_start():
 
 if __name__ == "__main__":
     sys.exit(run_all(sys.argv[1:]))
+
+
+@test
+def redis_url_with_user_password_and_database():
+    """redis://user:pass@host:port/db: AUTH and SELECT on every (re)connect; ended jobs expire;
+    a worker's dispatch list keeps its last 100 ids; a wrong password is said, never logged."""
+    acl = ["--user", "default", "off", "--user", "alice", "on", ">al%ce", "~*", "&*", "+@all"]
+    r = Redis(args=acl, auth=["--user", "alice", "--pass", "al%ce", "--no-auth-warning", "-n", "5"])
+    node = Node(config={"redis_url": f"redis://alice:al%25ce@127.0.0.1:{r.port}/5", "node_id": "nA5", "job_ttl_s": 60})
+    check(wait_for(lambda: node.stat()[1]["node"]["redis"] == "connected"), "the node logs in as alice (AUTH user pass)")
+    echo_worker(node, "e1")
+    s, res = node.cmd({"cmd": "job", "kind": "echo", "payload": 7, "wait": True})
+    jid = res.get("job", {}).get("job_id")
+    check(res.get("job", {}).get("output") == 7, "a job through the protected Redis", res)
+    check(r.cli("EXISTS", f"hero:job:{jid}") == "1", "its hash is in database 5 (SELECT)")
+    ttl = int(r.cli("TTL", f"hero:job:{jid}") or -2)
+    check(0 < ttl <= 60, "an ended job's hash expires after job_ttl_s", ttl)
+    for i in range(120):
+        node.cmd({"cmd": "job", "task_id": "e1", "payload": i, "wait": True})
+    wq = "hero:work_queue:nA5:e1"
+    check(r.cli("LLEN", wq) == "100" and 0 < int(r.cli("TTL", wq)) <= 60,
+          "the worker's dispatch list keeps its last 100 ids and expires", (r.cli("LLEN", wq), r.cli("TTL", wq)))
+    r.stop()
+    wait_for(lambda: node.stat()[1]["node"]["redis"] == "down")
+    r.start()
+    check(wait_for(lambda: node.stat()[1]["node"]["redis"] == "connected", timeout=20),
+          "after Redis restarts, the node logs in again")
+    s, res = node.cmd({"cmd": "job", "kind": "echo", "payload": 8, "wait": True})
+    check(res.get("job", {}).get("output") == 8 and r.cli("EXISTS", f"hero:job:{res['job']['job_id']}") == "1",
+          "and works in database 5 again", res)
+    node.stop()
+    bad = Node(config={"redis_url": f"redis://alice:wrong-pw@127.0.0.1:{r.port}/5", "node_id": "nBad"})
+    logged = wait_for(lambda: "AUTH refused" in bad.log_text(), timeout=15)
+    check(logged and bad.stat()[1]["node"]["redis"] == "down", "a wrong password: the node says so and stays down")
+    check("wrong-pw" not in bad.log_text(), "the password is never logged")
+    bad.stop()
+    r.stop()
+    try:
+        Node(config={"redis_url": "rediss://127.0.0.1:6379"}).stop()
+        check(False, "rediss:// is refused")
+    except RuntimeError as e:
+        check("TLS" in str(e), "rediss:// is refused at start with the reason (no TLS in Debian's hiredis 0.14)",
+              str(e)[-200:])

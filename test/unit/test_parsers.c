@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "sn_hero.h"
+#include "sn_rurl.h"
 #include "sn_node.h"
 #include "sn_url.h"
 #include "sn_wframe.h"
@@ -175,6 +176,40 @@ START_TEST(redis_huge_array) {
 }
 END_TEST
 
+START_TEST(redis_urls) {
+  sn_rurl u;
+  sn_error err = {0};
+  ck_assert_int_eq(sn_rurl_parse("redis://127.0.0.1:6380", &u, &err), 0);
+  ck_assert_str_eq(u.host, "127.0.0.1");
+  ck_assert_int_eq(u.port, 6380);
+  ck_assert_int_eq(u.db, 0);
+  ck_assert_str_eq(u.pass, "");
+  ck_assert_int_eq(sn_rurl_parse("redis://alice:p%40ss%3Aw@redis.lan/3", &u, &err), 0);
+  ck_assert_str_eq(u.user, "alice");
+  ck_assert_str_eq(u.pass, "p@ss:w");
+  ck_assert_str_eq(u.host, "redis.lan");
+  ck_assert_int_eq(u.port, 6379);
+  ck_assert_int_eq(u.db, 3);
+  ck_assert_int_eq(sn_rurl_parse("redis://:secret@[::1]:7000/0", &u, &err), 0);
+  ck_assert_str_eq(u.user, "");
+  ck_assert_str_eq(u.pass, "secret");
+  ck_assert_str_eq(u.host, "::1");
+  ck_assert_int_eq(u.port, 7000);
+  ck_assert_int_eq(sn_rurl_parse("redis://secret@h:1", &u, &err), 0); /* as redis-cli reads it */
+  ck_assert_str_eq(u.pass, "secret");
+  ck_assert_int_eq(sn_rurl_parse("rediss://h:6379", &u, &err), -1);
+  ck_assert_ptr_nonnull(strstr(err.msg, "TLS"));
+  ck_assert_int_eq(sn_rurl_parse("redis://h:0", &u, &err), -1);
+  ck_assert_int_eq(sn_rurl_parse("redis://h:99999", &u, &err), -1);
+  ck_assert_int_eq(sn_rurl_parse("redis://h:6379/x", &u, &err), -1);
+  ck_assert_int_eq(sn_rurl_parse("redis://:p%4@h", &u, &err), -1);  /* cut escape */
+  ck_assert_int_eq(sn_rurl_parse("redis://:p%00@h", &u, &err), -1); /* NUL in a password */
+  ck_assert_int_eq(sn_rurl_parse("redis://@:1", &u, &err), -1);
+  ck_assert_int_eq(sn_rurl_parse("http://h:1", &u, &err), -1);
+  ck_assert_int_eq(sn_rurl_parse("redis://[::1", &u, &err), -1);
+}
+END_TEST
+
 START_TEST(sdk_frames) {
   sn_wframe f;
   sn_wasm a;
@@ -216,6 +251,7 @@ Suite *sn_parsers_suite(void) {
   tcase_add_test(tc, zinit_replies_and_states);
   tcase_add_test(tc, redis_replies);
   tcase_add_test(tc, redis_huge_array);
+  tcase_add_test(tc, redis_urls);
   tcase_add_test(tc, sdk_frames);
   suite_add_tcase(s, tc);
   return s;
