@@ -18,6 +18,7 @@ import test_durable  # noqa: E402,F401
 import test_metrics  # noqa: E402,F401
 import test_dashboard  # noqa: E402,F401
 import test_tls  # noqa: E402,F401
+import test_install  # noqa: E402,F401
 
 if __name__ == "__main__":
     sys.exit(harness.run_all(sys.argv[1:]))
