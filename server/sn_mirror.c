@@ -175,51 +175,123 @@ static char *sn__script(const sn_job *j) {
   return json_dumps(j->payload, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
+/* The end of a job this node took from a shared queue, only if it still holds
+ * it: a node cut off long enough was declared dead, and its job went back to
+ * the queue and ran elsewhere; coming back, it must not report it a second
+ * time. KEYS: hash, our processing list, reply list. ARGV: id, publish (0/1),
+ * reply, reply TTL, job TTL (0 = none), then the hash's field/value pairs. */
+static const char sn__lua_end[] =
+    "if redis.call('LREM', KEYS[2], 0, ARGV[1]) == 0 then return 0 end\n"
+    "redis.call('HSET', KEYS[1], unpack(ARGV, 6))\n"
+    "if ARGV[2] == '1' then\n"
+    "  redis.call('LPUSH', KEYS[3], ARGV[3])\n"
+    "  redis.call('EXPIRE', KEYS[3], ARGV[4])\n"
+    "  redis.call('PUBLISH', 'supernode:job_done', ARGV[1])\n"
+    "end\n"
+    "if ARGV[5] ~= '0' then redis.call('EXPIRE', KEYS[1], ARGV[5]) end\n"
+    "return 1\n";
+
+#define SN_JOB_FIELDS 32 /* field/value strings of a job hash, at most */
+
+/* The hash's fields of j as strings (borrowed from the buffers given). */
+static int sn__job_fields(const sn_mirror *m, const sn_job *j, const char **f, char num[4][24], const char *script,
+                          const char *output, const char *worker) {
+  int n = 0;
+  snprintf(num[0], 24, "%d", j->retries_left);
+  snprintf(num[1], 24, "%llu", (unsigned long long)((j->timeout_ms + 999) / 1000));
+  snprintf(num[2], 24, "%llu", (unsigned long long)(j->created_ms / 1000));
+  snprintf(num[3], 24, "%llu", (unsigned long long)(j->updated_ms / 1000));
+#define SN__F(k, v) (f[n++] = (k), f[n++] = (v))
+  SN__F("sn_retries", num[0]);
+  SN__F("id", j->id);
+  SN__F("caller_id", j->caller_id ? j->caller_id : "");
+  SN__F("context_id", j->context_id ? j->context_id : "");
+  SN__F("script", script ? script : "");
+  SN__F("script_type", j->kind);
+  SN__F("status", sn__status_hero(j->status));
+  SN__F("sn_status", sn__jstatus[j->status]);
+  SN__F("timeout", num[1]);
+  SN__F("created_at", num[2]);
+  SN__F("updated_at", num[3]);
+  SN__F("output", output ? output : "");
+  SN__F("error", j->error ? j->error : "");
+  if (worker[0])
+    SN__F("worker_id", worker);
+#undef SN__F
+  (void)m;
+  return n;
+}
+
+static void sn__cmd_list(sn_mirror *m, const char **argv, int argc) {
+  size_t lens[SN_JOB_FIELDS + 16];
+  for (int i = 0; i < argc; i++)
+    lens[i] = strlen(argv[i]);
+  sn_mirror_cmd(m, 0, argc, argv, lens);
+}
+
+static void sn__end_from_queue(sn_mirror *m, sn_job *j, const char *key, const char **f, int nf, const char *output,
+                               const char *jttl) {
+  char reply[200], ttl[24];
+  const char *argv[SN_JOB_FIELDS + 16];
+  int argc = 0;
+  snprintf(reply, sizeof(reply), "hero:reply:%s", j->id);
+  snprintf(ttl, sizeof(ttl), "%llu", (unsigned long long)m->n->cfg->reply_ttl_s);
+  argv[argc++] = "EVAL";
+  argv[argc++] = sn__lua_end;
+  argv[argc++] = "3";
+  argv[argc++] = key;
+  argv[argc++] = m->processing;
+  argv[argc++] = reply;
+  argv[argc++] = j->id;
+  argv[argc++] = j->ran_on[0] ? "1" : "0";
+  argv[argc++] = output ? output : "null";
+  argv[argc++] = ttl;
+  argv[argc++] = jttl[0] ? jttl : "0";
+  for (int i = 0; i < nf; i++)
+    argv[argc++] = f[i];
+  sn__cmd_list(m, argv, argc);
+  j->from_queue = 0;
+}
+
 void sn_mirror_job(sn_mirror *m, sn_job *j) {
-  char key[200], worker[400] = "", upd[24], cre[24], to[24], retries[24], jttl[24] = "", *script, *output = NULL;
-  int ended = j->status >= SN_J_FINISHED;
-  /* An end is written in one transaction: the hash, the reply, and the id
-   * leaving our processing list, so that no crash in between loses the job. */
-  int atomic = ended && (j->ran_on[0] || j->from_queue);
+  char key[200], worker[400] = "", jttl[24] = "", num[4][24], *script, *output = NULL;
+  const char *f[SN_JOB_FIELDS], *argv[SN_JOB_FIELDS + 2];
+  int ended = j->status >= SN_J_FINISHED, nf;
   if (m == NULL || !sn_mirror_up(m))
     return;
   snprintf(key, sizeof(key), "hero:job:%s", j->id);
   if (j->ran_on[0])
     snprintf(worker, sizeof(worker), "%s:%s", m->n->node_id, j->ran_on);
-  snprintf(upd, sizeof(upd), "%llu", (unsigned long long)(j->updated_ms / 1000));
-  snprintf(cre, sizeof(cre), "%llu", (unsigned long long)(j->created_ms / 1000));
-  snprintf(to, sizeof(to), "%llu", (unsigned long long)((j->timeout_ms + 999) / 1000));
-  snprintf(retries, sizeof(retries), "%d", j->retries_left);
   if (m->n->cfg->job_ttl_s)
     snprintf(jttl, sizeof(jttl), "%llu", (unsigned long long)m->n->cfg->job_ttl_s);
   script = sn__script(j);
   if (j->output)
     output = json_dumps(j->output, JSON_COMPACT | JSON_ENCODE_ANY);
-  if (atomic)
-    sn_mirror_cmdv(m, 0, "MULTI", NULL);
-  sn_mirror_cmdv(m, 0, "HSET", key, "sn_retries", retries, "id", j->id, "caller_id", j->caller_id ? j->caller_id : "", "context_id",
-           j->context_id ? j->context_id : "", "script", script ? script : "", "script_type", j->kind, "status",
-           sn__status_hero(j->status), "sn_status", sn__jstatus[j->status], "timeout", to, "created_at", cre,
-           "updated_at", upd, "output", output ? output : "", "error", j->error ? j->error : "", NULL);
-  if (worker[0])
-    sn_mirror_cmdv(m, 0, "HSET", key, "worker_id", worker, NULL);
-  if (ended && j->ran_on[0]) {
-    /* This node ran it: publish the result for whoever waits. */
-    char reply[200], ttl[24];
-    snprintf(reply, sizeof(reply), "hero:reply:%s", j->id);
-    snprintf(ttl, sizeof(ttl), "%llu", (unsigned long long)m->n->cfg->reply_ttl_s);
-    sn_mirror_cmdv(m, 0, "LPUSH", reply, output ? output : "null", NULL);
-    sn_mirror_cmdv(m, 0, "EXPIRE", reply, ttl, NULL);
-    sn_mirror_cmdv(m, 0, "PUBLISH", "supernode:job_done", j->id, NULL);
-  }
+  nf = sn__job_fields(m, j, f, num, script, output, worker);
   if (ended && j->from_queue) {
-    sn_mirror_cmdv(m, 0, "LREM", m->processing, "0", j->id, NULL);
-    j->from_queue = 0;
+    sn__end_from_queue(m, j, key, f, nf, output, jttl);
+  } else {
+    /* Any other end is written in one transaction: the hash and the reply. */
+    int atomic = ended && j->ran_on[0];
+    if (atomic)
+      sn_mirror_cmdv(m, 0, "MULTI", NULL);
+    argv[0] = "HSET";
+    argv[1] = key;
+    memcpy(argv + 2, f, (size_t)nf * sizeof(*f));
+    sn__cmd_list(m, argv, nf + 2);
+    if (atomic) {
+      char reply[200], ttl[24];
+      snprintf(reply, sizeof(reply), "hero:reply:%s", j->id);
+      snprintf(ttl, sizeof(ttl), "%llu", (unsigned long long)m->n->cfg->reply_ttl_s);
+      sn_mirror_cmdv(m, 0, "LPUSH", reply, output ? output : "null", NULL);
+      sn_mirror_cmdv(m, 0, "EXPIRE", reply, ttl, NULL);
+      sn_mirror_cmdv(m, 0, "PUBLISH", "supernode:job_done", j->id, NULL);
+    }
+    if (ended && jttl[0]) /* Redis must not grow with every job ever run */
+      sn_mirror_cmdv(m, 0, "EXPIRE", key, jttl, NULL);
+    if (atomic)
+      sn_mirror_cmdv(m, 0, "EXEC", NULL);
   }
-  if (ended && jttl[0]) /* Redis must not grow with every job ever run */
-    sn_mirror_cmdv(m, 0, "EXPIRE", key, jttl, NULL);
-  if (atomic)
-    sn_mirror_cmdv(m, 0, "EXEC", NULL);
   if (j->status == SN_J_DISPATCHED && j->ran_on[0]) {
     /* The worker's queue (contract) is a record nobody pops: keep its last
      * SN_WORKER_QUEUE_KEEP ids, and let an idle one expire. */

@@ -47,6 +47,7 @@ struct sn_mirror {
   json_t *adopting; /* ids moved to processing whose hash is being read, owned */
   uv_timer_t tick; /* node heartbeat, task-state refresh, re-reads of remote jobs */
   long inflight;
+  char scan_cursor[24]; /* SCAN over hero:processing:* (lists of nodes with no heartbeat) */
   size_t pending_bytes; /* bytes of the writes waiting for a reply (command connection) */
   uint64_t last_reply_ms; /* when the command connection last answered */
   unsigned long dropped;

@@ -74,15 +74,28 @@ static const char sn__lua_hold[] = "if not redis.call('LPOS', KEYS[1], ARGV[1]) 
 
 /* ---- taking jobs ---- */
 
-/* True when a free worker here may take a job of this kind from Redis. */
-static int sn__kind_free(sn_node *n, const char *kind) {
+/* True when a worker of this kind is free here for one more job from Redis:
+ * more free workers than jobs of the kind already on their way to them (ids
+ * taken whose hash is being read, jobs queued here). Taking more would leave
+ * jobs waiting in this node's processing list that another node could run. */
+static int sn__kind_free(sn_mirror *m, const char *kind) {
+  sn_node *n = m->n;
   sn_list *pos, *tmp;
+  long room = 0;
+  const char *id;
+  json_t *k;
   sn_list_foreach(pos, tmp, &n->tasks) {
     sn_task *t = sn_list_entry(pos, sn_task, link);
-    if (sn_jobs_free_worker(t) && t->claimed_by == NULL && strcmp(t->conf.kind, kind) == 0)
-      return 1;
+    room += sn_jobs_free_worker(t) && t->claimed_by == NULL && strcmp(t->conf.kind, kind) == 0;
   }
-  return 0;
+  if (room == 0)
+    return 0;
+  json_object_foreach(m->adopting, id, k) room -= json_is_string(k) && strcmp(json_string_value(k), kind) == 0;
+  sn_list_foreach(pos, tmp, &n->jobq) {
+    sn_job *j = sn_list_entry(pos, sn_job, qlink);
+    room -= j->want_task[0] == '\0' && strcmp(j->kind, kind) == 0;
+  }
+  return room > 0;
 }
 
 static void sn__moved(redisAsyncContext *ac, void *r, void *priv) {
@@ -95,7 +108,7 @@ static void sn__moved(redisAsyncContext *ac, void *r, void *priv) {
     return; /* the connection went: re-armed when it is back */
   if (id) {
     sn_log(SN_LOG_DEBUG, NULL, "took job %s from hero:work_queue:%s", id, rc->kind);
-    json_object_set_new(m->adopting, id, json_true());
+    json_object_set_new(m->adopting, id, json_string(rc->kind));
     sn_mirror_read_job(m, id, 1); /* if the command connection is down, resync finds it */
   }
   sn_rqueue_arm(rc);
@@ -104,7 +117,7 @@ static void sn__moved(redisAsyncContext *ac, void *r, void *priv) {
 void sn_rqueue_arm(sn_rconn *rc) {
   sn_mirror *m = rc->m;
   char src[200];
-  if (!rc->up || rc->popping || m->closing || !sn__kind_free(m->n, rc->kind))
+  if (!rc->up || rc->popping || m->closing || !sn__kind_free(m, rc->kind))
     return;
   snprintf(src, sizeof(src), "hero:work_queue:%s", rc->kind);
   /* RIGHT to LEFT: producers LPUSH, so the oldest id is taken first. */
@@ -143,11 +156,12 @@ void sn_rqueue_arm_all(sn_mirror *m) {
 
 void sn_rqueue_adopted(sn_mirror *m, const char *id, int ok) {
   json_object_del(m->adopting, id);
-  if (ok)
-    return;
-  /* Nothing to run (no valid hash, or it ended meanwhile): out of our list. */
-  sn_log(SN_LOG_WARN, NULL, "job %s taken from redis has nothing to run: dropped from %s", id, m->processing);
-  sn_mirror_cmdv(m, 0, "LREM", m->processing, "0", id, NULL);
+  if (!ok) {
+    /* Nothing to run (no valid hash, or it ended meanwhile): out of our list. */
+    sn_log(SN_LOG_WARN, NULL, "job %s taken from redis has nothing to run: dropped from %s", id, m->processing);
+    sn_mirror_cmdv(m, 0, "LREM", m->processing, "0", id, NULL);
+  }
+  sn_rqueue_arm_all(m); /* its worker may be free again */
 }
 
 /* ---- giving jobs back ---- */
@@ -270,8 +284,38 @@ static void sn__nodes(redisAsyncContext *ac, void *r, void *priv) {
   }
 }
 
+/* Processing lists whose node has no heartbeat at all: a node declared dead
+ * whose blocked BLMOVE Redis still served (it was cut off, not gone) holds
+ * ids nobody would ever requeue. The sweep script decides by the heartbeat,
+ * so a live node's list is left alone. One SCAN step per tick. */
+static void sn__scanned(redisAsyncContext *ac, void *r, void *priv) {
+  sn_mirror *m = ac->data;
+  redisReply *rep = r;
+  char before[24];
+  (void)priv;
+  sn_mirror_got_reply(m);
+  if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 || m->closing ||
+      rep->element[0]->type != REDIS_REPLY_STRING || rep->element[1]->type != REDIS_REPLY_ARRAY)
+    return;
+  snprintf(m->scan_cursor, sizeof(m->scan_cursor), "%.20s", rep->element[0]->str);
+  snprintf(before, sizeof(before), "%llu", (unsigned long long)(sn_now_ms() - SN_RQ_STALE_BEATS * 1000));
+  for (size_t i = 0; i < rep->element[1]->elements; i++) {
+    const redisReply *k = rep->element[1]->element[i];
+    const char *node = k->type == REDIS_REPLY_STRING ? k->str + strlen("hero:processing:") : NULL;
+    if (node == NULL || k->len <= strlen("hero:processing:") || strcmp(k->str, m->processing) == 0 ||
+        strlen(node) > 128)
+      continue;
+    sn__eval(m, sn__lua_sweep, "supernode:nodes", k->str, node, before);
+  }
+}
+
 void sn_rqueue_sweep(sn_mirror *m) {
   redisAsyncContext *ac = m->rc[SN_RC_CMD].ac;
-  if (ac && m->rc[SN_RC_CMD].up && redisAsyncCommand(ac, sn__nodes, NULL, "HGETALL supernode:nodes") == REDIS_OK)
+  if (ac == NULL || !m->rc[SN_RC_CMD].up)
+    return;
+  if (redisAsyncCommand(ac, sn__nodes, NULL, "HGETALL supernode:nodes") == REDIS_OK)
+    m->inflight++;
+  if (redisAsyncCommand(ac, sn__scanned, NULL, "SCAN %s MATCH hero:processing:* COUNT 100",
+                        m->scan_cursor[0] ? m->scan_cursor : "0") == REDIS_OK)
     m->inflight++;
 }

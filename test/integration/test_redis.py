@@ -377,3 +377,33 @@ def redis_url_with_user_password_and_database():
     except RuntimeError as e:
         check("TLS" in str(e), "rediss:// is refused at start with the reason (no TLS in Debian's hiredis 0.14)",
               str(e)[-200:])
+
+
+@test
+def a_node_declared_dead_reports_nothing_twice():
+    """A node stopped long enough to miss 3 heartbeats loses its jobs to the others; when it
+    comes back and its own worker finishes the same job, it must stay silent: the job is
+    reported once, by the node that now holds it."""
+    r = Redis()
+    a = Node(config={"redis_url": r.url, "node_id": "cutA"})
+    bn = Node(config={"redis_url": r.url, "node_id": "cutB"})
+    for n in (a, bn):
+        wait_for(lambda: n.stat()[1]["node"]["redis"] == "connected")
+    echo_worker(a, "a1", "sleep_job")
+    jid = "cut-job-1"
+    r.cli("HSET", f"hero:job:{jid}", "id", jid, "script_type", "sleep", "script", str(4000 * SLOW), "timeout", "120",
+          "sn_retries", "2", "status", "dispatched")
+    r.cli("LPUSH", "hero:work_queue:sleep", jid)
+    check(wait_for(lambda: a.task("a1")["busy"]), "node A runs the job")
+    a.proc.send_signal(signal.SIGSTOP)  # cut off: no heartbeats, no replies; its worker runs on
+    echo_worker(bn, "b1", "sleep_job")
+    check(wait_for(lambda: bn.task("b1")["busy"], timeout=30), "node B takes it once A has missed 3 heartbeats")
+    a.proc.send_signal(signal.SIGCONT)  # A comes back; its worker's result arrives
+    check(wait_for(lambda: a.task("a1")["jobs_done"] == 1, timeout=30), "node A's worker finishes its copy")
+    check(wait_for(lambda: r.cli("HGET", f"hero:job:{jid}", "sn_status") == "finished", timeout=30),
+          "node B finishes the job")
+    a.stop("node A")
+    bn.stop("node B")
+    replies = r.cli("LLEN", f"hero:reply:{jid}")
+    check(replies == "1", "the job was reported once, not twice", replies)
+    r.stop()
