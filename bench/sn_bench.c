@@ -94,13 +94,17 @@ static int http_head(wsconn *c) {
   return status;
 }
 
+/* SN_BENCH_TOKEN: the operator token of a node that has one (bench/hosts.py). */
 static wsconn ws_open(int port, const char *path) {
   wsconn c = {tcp_connect(port), NULL, 0, 0};
-  char req[512];
+  char req[1024], auth[600] = "";
+  const char *tok = getenv("SN_BENCH_TOKEN");
+  if (tok && strlen(tok) < 500)
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", tok);
   int n = snprintf(req, sizeof(req),
-                   "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n%s"
                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                   path);
+                   path, auth);
   write_all(c.fd, req, (size_t)n);
   if (http_head(&c) != 101) {
     fprintf(stderr, "sn-bench: upgrade of %s refused\n", path);

@@ -123,7 +123,10 @@ static void sn__end(sn_job *j, int status, json_t *output, const char *error) {
     sn_conn_unref(j->stream);
     j->stream = NULL;
   }
-  sn_mirror_job(n->mirror, j);
+  /* An end learnt from the job's hash was written by the node that ran it:
+   * writing it again would overwrite its retry count and worker. */
+  if (!j->end_from_redis)
+    sn_mirror_job(n->mirror, j);
   if (j->remote && status == SN_J_TIMEOUT && n->mirror) {
     /* Nobody took it in time: withdraw it from the shared queue too. */
     sn_mirror_withdraw(n->mirror, j);
@@ -428,6 +431,40 @@ void sn_jobs_frame(sn_task *t, const char *msg, size_t len, const sn_wmsg *m) {
   }
 }
 
+/* Can a worker here ever take a job of this kind (besides `except`, which
+ * is going away)? A task that accepts jobs and is not stopped, or a pool. */
+static int sn__kind_served(sn_node *n, const char *kind, const sn_task *except) {
+  sn_list *pos, *tmp;
+  if (sn_pool_find(n, kind))
+    return 1;
+  sn_list_foreach(pos, tmp, &n->tasks) {
+    sn_task *t = sn_list_entry(pos, sn_task, link);
+    if (t != except && !t->removing && t->conf.accept_tasks && strcmp(t->conf.kind, kind) == 0 &&
+        t->state != SN_ST_STOPPED && t->state != SN_ST_FAILED && t->state != SN_ST_STOPPING)
+      return 1;
+  }
+  return 0;
+}
+
+/* The last worker of a kind went: jobs of that kind taken from a shared
+ * queue and waiting here go back to it, for another node to run. */
+static void sn__give_back_kind(sn_node *n, const char *kind) {
+  sn_list *pos, *tmp;
+  if (n->mirror == NULL || !sn_mirror_up(n->mirror))
+    return;
+  sn_list_foreach(pos, tmp, &n->jobq) {
+    sn_job *j = sn_list_entry(pos, sn_job, qlink);
+    if (!j->from_queue || j->want_task[0] || strcmp(j->kind, kind) != 0)
+      continue;
+    sn_log(SN_LOG_INFO, NULL, "job %s goes back to its queue: no worker of kind %s here any more", j->id, kind);
+    sn_list_remove(&j->qlink);
+    sn_mirror_giveback(n->mirror, j, 0);
+    j->remote = 1; /* whoever waits here now waits for the node that takes it */
+    if (sn_list_empty(&j->waiters) && j->stream == NULL)
+      sn__release(j);
+  }
+}
+
 void sn_jobs_task_gone(sn_task *t) {
   sn_list *pos, *tmp;
   sn_jobs_worker_gone(t); /* a job it still runs fails over or ends */
@@ -436,6 +473,8 @@ void sn_jobs_task_gone(sn_task *t) {
     if (j->task == t)
       j->task = NULL;
   }
+  if (t->conf.kind[0] && !sn__kind_served(t->node, t->conf.kind, t))
+    sn__give_back_kind(t->node, t->conf.kind);
 }
 
 void sn_jobs_worker_gone(sn_task *t) {
@@ -554,6 +593,7 @@ static void sn__remote_end(sn_job *j, json_t *h) {
   if (st < SN_J_FINISHED)
     return;
   j->remote = 0;
+  j->end_from_redis = 1;
   sn__end(j, st, out ? json_loads(out, JSON_DECODE_ANY, NULL) : NULL, sn__h(h, "error"));
 }
 
@@ -592,6 +632,8 @@ int sn_jobs_from_redis(sn_node *n, json_t *h, int adopt) {
     return 0; /* taken twice (requeued while we held it): it runs here once */
   if (st && sn__parse_status(st) >= SN_J_FINISHED)
     return -1; /* it ended elsewhere: a stale id */
+  if (!sn__kind_served(n, sn__h(h, "script_type") ? sn__h(h, "script_type") : "", NULL))
+    return 1; /* its workers went meanwhile: give it back */
   if (j == NULL && (j = sn__from_hash(n, h)) == NULL)
     return -1;
   if (sn__h(h, "sn_retries")) /* requeued from a dead node: the count lives in the hash */

@@ -335,8 +335,11 @@ static void sn__hash(redisAsyncContext *ac, void *r, void *priv) {
   if (adopt_id) {
     /* No reply: the connection went; the id stays in our processing list
      * and the resync on reconnect recovers it. */
-    if (r)
-      sn_rqueue_adopted(m, adopt_id, json_object_size(h) > 0 && sn_jobs_from_redis(m->n, h, 1) == 0);
+    int rc = r && json_object_size(h) > 0 ? sn_jobs_from_redis(m->n, h, 1) : -1;
+    if (r && rc == 1)
+      sn_rqueue_give_back_id(m, adopt_id);
+    else if (r)
+      sn_rqueue_adopted(m, adopt_id, rc == 0);
     free(adopt_id);
   } else if (json_object_size(h) > 0) {
     sn_jobs_from_redis(m->n, h, 0);

@@ -80,5 +80,7 @@ void sn_rqueue_resync(sn_mirror *m);
 void sn_rqueue_sweep(sn_mirror *m);
 /* A hash read back for a job moved to processing: adopted, or dropped from the list. */
 void sn_rqueue_adopted(sn_mirror *m, const char *id, int ok);
+/* An id taken that no worker here can run: back to the front of its queue, no retry counted. */
+void sn_rqueue_give_back_id(sn_mirror *m, const char *id);
 
 #endif

@@ -227,6 +227,7 @@ struct sn_job {
   size_t bytes;             /* payload and output as JSON, for the ended jobs' byte cap */
   int remote;               /* in Redis's shared queue or run by another node: we only wait */
   int from_queue;           /* taken from a shared queue: its id is in our processing list until it ends */
+  int end_from_redis;       /* its end was read from its hash (another node ran it and wrote it) */
 };
 
 void sn_jobs_init(sn_node *n);
@@ -248,7 +249,9 @@ json_t *sn_job_to_json(const sn_job *j);
 int sn_jobs_free_worker(const sn_task *t);
 /* A hero:job hash read from Redis: adopt it to run here (popped from a shared
  * queue), or learn the end of a job we wait for. */
-int sn_jobs_from_redis(sn_node *n, json_t *hash, int adopt); /* adopt: 0 when it runs here, -1 when nothing to run */
+/* adopt: 0 when it runs here, -1 when there is nothing to run, 1 when no
+ * worker here can run its kind (the caller gives it back to its queue). */
+int sn_jobs_from_redis(sn_node *n, json_t *hash, int adopt);
 int sn_jobs_waits_remote(sn_node *n, const char *id);
 
 /* ---- deps: `after` ---- */

@@ -189,6 +189,13 @@ static void sn__eval(sn_mirror *m, const char *script, const char *key1, const c
   sn_mirror_cmd(m, 0, argc, argv, lens);
 }
 
+void sn_rqueue_give_back_id(sn_mirror *m, const char *id) {
+  json_object_del(m->adopting, id);
+  sn_log(SN_LOG_INFO, NULL, "job %s goes back to its queue: no worker of its kind here any more", id);
+  sn__eval(m, sn__lua_giveback, m->processing, NULL, id, "0");
+  sn_rqueue_arm_all(m);
+}
+
 void sn_mirror_giveback(sn_mirror *m, sn_job *j, int count_retry) {
   if (m == NULL || !sn_mirror_up(m) || !j->from_queue)
     return;
