@@ -291,6 +291,7 @@ static void sn__finish(sn_node *n) {
   uv_close((uv_handle_t *)&n->poke_timer, NULL);
   uv_close((uv_handle_t *)&n->watch_timer, NULL);
   uv_close((uv_handle_t *)&n->qsync_timer, NULL);
+  n->scan_soon = 1;
   sn_watch_tick(n); /* a last sweep for orphans */
   sn_zinit_close(n->zinit); /* after the tasks' last requests (remove) are written */
   n->zinit = NULL;

@@ -404,6 +404,8 @@ struct sn_node {
   uv_timer_t qsync_timer;    /* fsync of the queue logs (queue_fsync "every_ms") */
   char shim_path[4096];
   sn_ptab ptab;              /* process table of the last watch tick, owned */
+  uint64_t watch_ticks;
+  int scan_soon;             /* a worker exited: the next tick reads /proc (orphans) */
   int shutting_down;
   int grace_over;
   int finished;

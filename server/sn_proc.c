@@ -90,6 +90,7 @@ static void sn__exit(uv_process_t *proc, int64_t status, int term_signal) {
    * beside leftovers: the group, and (if the shim itself was killed) its
    * orphans, which the watch sweeps up as the node's adopted children. */
   kill(-p->pid, SIGKILL);
+  p->node->scan_soon = 1; /* orphans of a killed shim are the node's now: the next tick finds them */
   if (p->task)
     sn_task_on_exit(p->task, status, term_signal);
   uv_close((uv_handle_t *)proc, sn__proc_closed);

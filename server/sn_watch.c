@@ -1,8 +1,10 @@
 /* The watch: one timer for the whole node, every watch_interval_ms.
- * Each tick reads the process table once, then applies the supervision rules
- * that need a clock or /proc: memory of each worker's tree, run timeouts,
- * heartbeat silence, idle pings; and it reaps and kills orphans the node
- * adopted as child subreaper. */
+ * Each tick applies the rules that need a clock (run timeouts, heartbeat
+ * silence, idle pings). The process table is read only when something needs
+ * it: every tick while a running task has mem_limit_kb, after a worker
+ * exited (orphans the node adopted as child subreaper are killed and reaped),
+ * and every SN_WATCH_FULL_EVERY ticks for the RSS and CPU figures. Reading
+ * /proc for every process is what an idle node spends its time on. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,8 @@
 #include "sn_log.h"
 #include "sn_node.h"
 #include "sn_util.h"
+
+#define SN_WATCH_FULL_EVERY 5
 
 /* True when libuv spawned pid and will reap it itself. */
 static int sn__libuv_child(sn_node *n, pid_t pid) {
@@ -55,13 +59,13 @@ static void sn__cpu_sample(sn_task *t, uint64_t ticks, uint64_t now) {
   t->cpu_at_ms = now;
 }
 
-static void sn__check_proc(sn_task *t, const sn_pstat *tab, size_t np, pid_t *buf, uint64_t now) {
+/* Memory (and CPU) of the worker's tree from the process table; the memory rule. */
+static void sn__check_memory(sn_task *t, const sn_pstat *tab, size_t np, pid_t *buf, uint64_t now) {
   /* Native runs: the shim's descendants. zinit runs: the worker and its tree. */
   size_t k = sn_pdescendants(tab, np, t->zinit ? t->pid : t->proc->pid, buf, np);
   uint64_t kb = 0, ticks = 0;
   unsigned long rss;
   unsigned long long cpu;
-  int live = t->state == SN_ST_RUNNING || t->state == SN_ST_STARTING;
   if (t->zinit && sn_pusage(t->pid, &rss, &cpu) == 0)
     kb += rss, ticks += cpu;
   for (size_t i = 0; i < k; i++)
@@ -69,16 +73,34 @@ static void sn__check_proc(sn_task *t, const sn_pstat *tab, size_t np, pid_t *bu
       kb += rss, ticks += cpu;
   t->mem_kb = kb;
   sn__cpu_sample(t, ticks, now);
-  if (!live)
-    return;
-  if (t->conf.mem_limit_kb && kb > t->conf.mem_limit_kb) {
+  if ((t->state == SN_ST_RUNNING || t->state == SN_ST_STARTING) && t->conf.mem_limit_kb && kb > t->conf.mem_limit_kb) {
     sn_log(SN_LOG_WARN, t->conf.task_id, "memory %llu kB over mem_limit_kb %llu", (unsigned long long)kb,
            (unsigned long long)t->conf.mem_limit_kb);
     sn_task_fault(t, SN_RS_MEMORY);
-  } else if (t->conf.timeout_ms && now - t->started_at_ms > t->conf.timeout_ms) {
+  }
+}
+
+static void sn__check_timeout(sn_task *t, uint64_t now) {
+  if ((t->state == SN_ST_RUNNING || t->state == SN_ST_STARTING) && t->conf.timeout_ms &&
+      now - t->started_at_ms > t->conf.timeout_ms) {
     sn_log(SN_LOG_WARN, t->conf.task_id, "run over timeout_ms %llu", (unsigned long long)t->conf.timeout_ms);
     sn_task_fault(t, SN_RS_TIMEOUT);
   }
+}
+
+static int sn__has_run(const sn_task *t) { return (t->proc && !t->proc->exited) || (t->zrun && t->pid > 0); }
+
+/* Does this tick read the process table? */
+static int sn__full_tick(sn_node *n) {
+  sn_list *pos, *tmp;
+  if (n->watch_ticks++ % SN_WATCH_FULL_EVERY == 0 || n->scan_soon)
+    return 1;
+  sn_list_foreach(pos, tmp, &n->tasks) {
+    sn_task *t = sn_list_entry(pos, sn_task, link);
+    if (t->conf.mem_limit_kb && sn__has_run(t))
+      return 1;
+  }
+  return 0;
 }
 
 static void sn__check_worker(sn_task *t, uint64_t now) {
@@ -117,19 +139,25 @@ static void sn__check_worker(sn_task *t, uint64_t now) {
 
 void sn_watch_tick(sn_node *n) {
   sn_list *pos, *tmp;
-  pid_t *buf;
-  size_t np;
+  pid_t *buf = NULL;
+  size_t np = 0;
   uint64_t now = sn_now_ms();
+  int full = sn__full_tick(n);
 
-  if (sn_ptab_read(&n->ptab) != 0)
-    sn_log(SN_LOG_WARN, NULL, "could not read the whole process table (%zu processes read)", n->ptab.n);
-  np = n->ptab.n;
-  buf = sn_malloc(sizeof(pid_t) * (np + 1)); /* no tree holds more than every process */
-  sn__orphans(n, n->ptab.v, np);
+  if (full) {
+    n->scan_soon = 0;
+    if (sn_ptab_read(&n->ptab) != 0)
+      sn_log(SN_LOG_WARN, NULL, "could not read the whole process table (%zu processes read)", n->ptab.n);
+    np = n->ptab.n;
+    buf = sn_malloc(sizeof(pid_t) * (np + 1)); /* no tree holds more than every process */
+    sn__orphans(n, n->ptab.v, np);
+  }
   sn_list_foreach(pos, tmp, &n->tasks) {
     sn_task *t = sn_list_entry(pos, sn_task, link);
-    if ((t->proc && !t->proc->exited) || (t->zrun && t->pid > 0))
-      sn__check_proc(t, n->ptab.v, np, buf, now);
+    if (full && sn__has_run(t))
+      sn__check_memory(t, n->ptab.v, np, buf, now);
+    if (sn__has_run(t))
+      sn__check_timeout(t, now);
     sn__check_worker(t, now);
   }
   free(buf);
