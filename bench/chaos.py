@@ -20,7 +20,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "../test/integration"))
-from snclient import WS, Worker, free_port, http  # noqa: E402
+from snclient import WS, Worker, free_port, http, wait  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv[1])
 SECONDS = int(sys.argv[sys.argv.index("--seconds") + 1]) if "--seconds" in sys.argv else 120
@@ -33,19 +33,6 @@ def say(*a):
     print(f"[{time.strftime('%H:%M:%S')}]", *a, flush=True)
 
 
-
-
-def wait(fn, timeout):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            v = fn()
-            if v:
-                return v
-        except Exception:
-            pass
-        time.sleep(0.1)
-    return None
 
 
 class Redis:

@@ -23,6 +23,9 @@ import threading
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../test/integration"))
+from snclient import wait  # noqa: E402
+
 BUILD = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else "build"
 SHORT = "--short" in sys.argv
 TOKEN, RPW = "hosts-token", "hosts-redis-pw"
@@ -37,19 +40,6 @@ def check(cond, name, detail=""):
     results["passed" if cond else "failed"] += 1
     print(f"  {'ok  ' if cond else 'FAIL'} {name}" + ("" if cond else f" {detail}"[:1500]), flush=True)
     return cond
-
-
-def wait(fn, timeout):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            v = fn()
-            if v:
-                return v
-        except Exception:
-            pass
-        time.sleep(0.1)
-    return None
 
 
 def sh(*args, check_rc=True):

@@ -22,6 +22,22 @@ def free_port():
     return port
 
 
+def wait(fn, timeout, interval=0.1):
+    """fn() until it is truthy (errors count as not yet) or the deadline: for the long runs
+    (chaos, hosts), where a node may be down for a while."""
+    import time
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            v = fn()
+            if v:
+                return v
+        except Exception:
+            pass
+        time.sleep(interval)
+    return None
+
+
 def http(port, method, path, body=None, headers=None, timeout=30):
     """Returns (status, parsed JSON body or raw bytes)."""
     data = None
