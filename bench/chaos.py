@@ -255,6 +255,11 @@ wait(settle, 240)
 finished = sum(1 for i in jobs["ids"] if redis.cli("HGET", f"hero:job:{i}", "sn_status") == "finished")
 failed = sum(1 for i in jobs["ids"] if redis.cli("HGET", f"hero:job:{i}", "sn_status") in ("error", "timeout"))
 lost = len(jobs["ids"]) - finished - failed
+if lost:  # where the lost ones are, for whoever has to find out why
+    keys = redis.cli("KEYS", "hero:*queue*").split() + redis.cli("KEYS", "hero:processing:*").split()
+    for i in [i for i in jobs["ids"] if redis.cli("HGET", f"hero:job:{i}", "sn_status") not in ("finished", "error", "timeout")][:5]:
+        where = [k for k in keys if redis.cli("LPOS", k, i)]
+        say(f"lost {i}: {redis.cli('HGETALL', f'hero:job:{i}').split()} in {where}")
 for t in threads:
     t.join(60)
 rss_after = A.rss_kb()

@@ -334,7 +334,10 @@ static void sn__hash(redisAsyncContext *ac, void *r, void *priv) {
   sn_mirror_got_reply(m);
   if (adopt_id) {
     /* No reply: the connection went; the id stays in our processing list
-     * and the resync on reconnect recovers it. */
+     * and the resync on reconnect recovers it (it is not being adopted any
+     * more: left in `adopting`, it would hold a worker's place for ever). */
+    if (r == NULL)
+      json_object_del(m->adopting, adopt_id);
     int rc = r && json_object_size(h) > 0 ? sn_jobs_from_redis(m->n, h, 1) : -1;
     if (r && rc == 1)
       sn_rqueue_give_back_id(m, adopt_id);
@@ -355,6 +358,8 @@ void sn_mirror_read_job(sn_mirror *m, const char *id, int adopt) {
     return;
   }
   free(priv);
+  if (adopt) /* the resync after reconnecting finds it in our processing list */
+    json_object_del(m->adopting, id);
 }
 
 void sn_mirror_poke(sn_mirror *m) {
