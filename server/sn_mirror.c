@@ -180,15 +180,15 @@ static char *sn__script(const sn_job *j) {
  * a node cut off long enough to be declared dead comes back with an end for a
  * job that went back to the queue and may be running elsewhere; a node that
  * ended a job while Redis was away writes it after Redis came back empty and
- * the submitter queued the job again. An end that wins also takes the id out
- * of its kind's queue (no need to run it again). KEYS: hash, our processing
- * list, reply list, the kind's queue. ARGV: id, publish (0/1), reply, reply
- * TTL, job TTL (0 = none), then the hash's field/value pairs. */
+ * the submitter queued the job again. (An id still queued for a job that has
+ * ended is dropped by the node that takes it: LREM on a long queue here would
+ * cost Redis O(queue) per job.) KEYS: hash, our processing list, reply list.
+ * ARGV: id, publish (0/1), reply, reply TTL, job TTL (0 = none), then the
+ * hash's field/value pairs. */
 static const char sn__lua_end[] =
     "redis.call('LREM', KEYS[2], 0, ARGV[1])\n"
     "local st = redis.call('HGET', KEYS[1], 'sn_status')\n"
     "if st == 'finished' or st == 'error' or st == 'timeout' then return 0 end\n"
-    "redis.call('LREM', KEYS[4], 0, ARGV[1])\n"
     "redis.call('HSET', KEYS[1], unpack(ARGV, 6))\n"
     "if ARGV[2] == '1' then\n"
     "  redis.call('LPUSH', KEYS[3], ARGV[3])\n"
@@ -238,19 +238,17 @@ static void sn__cmd_list(sn_mirror *m, const char **argv, int argc) {
 
 static void sn__end_from_queue(sn_mirror *m, sn_job *j, const char *key, const char **f, int nf, const char *output,
                                const char *jttl) {
-  char reply[200], ttl[24], queue[200];
+  char reply[200], ttl[24];
   const char *argv[SN_JOB_FIELDS + 16];
   int argc = 0;
   snprintf(reply, sizeof(reply), "hero:reply:%s", j->id);
-  snprintf(queue, sizeof(queue), "hero:work_queue:%s", j->kind);
   snprintf(ttl, sizeof(ttl), "%llu", (unsigned long long)m->n->cfg->reply_ttl_s);
   argv[argc++] = "EVAL";
   argv[argc++] = sn__lua_end;
-  argv[argc++] = "4";
+  argv[argc++] = "3";
   argv[argc++] = key;
   argv[argc++] = m->processing;
   argv[argc++] = reply;
-  argv[argc++] = queue;
   argv[argc++] = j->id;
   argv[argc++] = j->ran_on[0] ? "1" : "0";
   argv[argc++] = output ? output : "null";
