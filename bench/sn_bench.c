@@ -24,6 +24,7 @@ typedef struct bench_opts {
   long items;
   int size, put_batch, fetch_batch;
   long rate; /* items/s the producer keeps to, 0 = as fast as it can */
+  int streams; /* the Redis anchor: pipelined XADD -> XREAD COUNT (1), or LPUSH -> RPOP/BRPOP (0) */
 } bench_opts;
 
 static uint64_t now_ns(void) {
@@ -307,6 +308,62 @@ static void *redis_producer(void *arg) {
   return NULL;
 }
 
+/* Redis Streams, as the issue's anchor: one XADD per item, pipelined (100
+ * commands in flight, like the list producer), and XREAD COUNT batch BLOCK. */
+static void *stream_producer(void *arg) {
+  run *r = arg;
+  const bench_opts *o = r->o;
+  char *item = malloc((size_t)o->size + 64);
+  long pending = 0;
+  r->t_start = now_ns();
+  for (long i = 0; i < o->items; i++) {
+    pace(o, r->t_start, i);
+    int n = make_item(item, o->size, now_ns());
+    const char *argv[5] = {"XADD", r->key, "*", "d", item};
+    size_t argl[5] = {4, strlen(r->key), 1, 1, (size_t)n};
+    redisAppendCommandArgv(r->rp, 5, argv, argl);
+    pending++;
+    while (pending > 0 && (pending >= 100 || i + 1 >= o->items || o->rate > 0)) {
+      redisReply *rep;
+      if (redisGetReply(r->rp, (void **)&rep) != REDIS_OK) {
+        fprintf(stderr, "redis: %s\n", r->rp->errstr);
+        exit(1);
+      }
+      freeReplyObject(rep);
+      pending--;
+    }
+  }
+  free(item);
+  return NULL;
+}
+
+static void *stream_consumer(void *arg) {
+  run *r = arg;
+  char last[64] = "0";
+  while (r->received < r->o->items) {
+    redisReply *rep = redisCommand(r->rc, "XREAD COUNT %d BLOCK 5000 STREAMS %s %s", r->o->fetch_batch, r->key, last);
+    uint64_t now = now_ns();
+    if (rep == NULL) {
+      fprintf(stderr, "redis: %s\n", r->rc->errstr);
+      exit(1);
+    }
+    /* [[key, [[id, [field, value]], ...]]] */
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 1 && rep->element[0]->elements == 2) {
+      redisReply *entries = rep->element[0]->element[1];
+      for (size_t i = 0; i < entries->elements; i++) {
+        redisReply *e = entries->element[i];
+        if (e->elements == 2 && e->element[1]->elements == 2)
+          scan_times(r, e->element[1]->element[1]->str, e->element[1]->element[1]->len, now);
+        if (i + 1 == entries->elements)
+          snprintf(last, sizeof(last), "%s", e->element[0]->str);
+      }
+    }
+    freeReplyObject(rep);
+  }
+  r->t_end = now_ns();
+  return NULL;
+}
+
 static void *redis_consumer(void *arg) {
   run *r = arg;
   while (r->received < r->o->items) {
@@ -395,13 +452,15 @@ static void run_redis(const bench_opts *o) {
   }
   freeReplyObject(redisCommand(r.rp, "DEL %s", r.key));
   pthread_t a, b;
-  pthread_create(&b, NULL, redis_consumer, &r);
-  pthread_create(&a, NULL, redis_producer, &r);
+  pthread_create(&b, NULL, o->streams ? stream_consumer : redis_consumer, &r);
+  pthread_create(&a, NULL, o->streams ? stream_producer : redis_producer, &r);
   pthread_join(a, NULL);
   pthread_join(b, NULL);
-  snprintf(name, sizeof(name), "redis LPUSH x%d -> %s", o->put_batch,
-           o->fetch_batch > 1 ? "RPOP count" : "BRPOP");
-  if (o->fetch_batch > 1)
+  if (o->streams)
+    snprintf(name, sizeof(name), "redis XADD (pipelined) -> XREAD COUNT %d", o->fetch_batch);
+  else
+    snprintf(name, sizeof(name), "redis LPUSH x%d -> %s", o->put_batch, o->fetch_batch > 1 ? "RPOP count" : "BRPOP");
+  if (!o->streams && o->fetch_batch > 1)
     snprintf(name + strlen(name), sizeof(name) - strlen(name), "=%d", o->fetch_batch);
   if (o->rate)
     snprintf(name + strlen(name), sizeof(name) - strlen(name), " (paced)");
@@ -467,8 +526,9 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--put-batch")) o.put_batch = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--fetch-batch")) o.fetch_batch = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--rate")) o.rate = atol(argv[i + 1]);
+    else if (!strcmp(argv[i], "--redis-streams")) o.streams = atoi(argv[i + 1]);
     else {
-      fprintf(stderr, "usage: sn-bench --port P --redis-port R [--items N --size S --put-batch B --fetch-batch F --rate R]\n");
+      fprintf(stderr, "usage: sn-bench --port P --redis-port R [--items N --size S --put-batch B --fetch-batch F --rate R --redis-streams 0|1]\n");
       return 2;
     }
   }
