@@ -25,6 +25,7 @@ typedef struct bench_opts {
   int size, put_batch, fetch_batch;
   long rate; /* items/s the producer keeps to, 0 = as fast as it can */
   int streams; /* the Redis anchor: pipelined XADD -> XREAD COUNT (1), or LPUSH -> RPOP/BRPOP (0) */
+  long queue_len; /* the task's queue_len; 0 = as many as the items (nothing dropped) */
 } bench_opts;
 
 static uint64_t now_ns(void) {
@@ -415,7 +416,7 @@ static void run_supernode(const bench_opts *o) {
   static int round;
   size_t n, used;
   snprintf(body, sizeof(body), "{\"cmd\":\"start\",\"task_id\":\"bench%d\",\"mode\":\"net\",\"queue_len\":%ld}",
-           ++round, o->items < 1000000 ? o->items : 1000000);
+           ++round, o->queue_len ? o->queue_len : o->items < 1000000 ? o->items : 1000000);
   http_post(o->port, body);
   snprintf(path, sizeof(path), "/m/fetch/bench%d?from=new&batch=%d", round, o->fetch_batch);
   r.fetch = ws_open(o->port, path);
@@ -527,8 +528,9 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--fetch-batch")) o.fetch_batch = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--rate")) o.rate = atol(argv[i + 1]);
     else if (!strcmp(argv[i], "--redis-streams")) o.streams = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--queue-len")) o.queue_len = atol(argv[i + 1]);
     else {
-      fprintf(stderr, "usage: sn-bench --port P --redis-port R [--items N --size S --put-batch B --fetch-batch F --rate R --redis-streams 0|1]\n");
+      fprintf(stderr, "usage: sn-bench --port P --redis-port R [--items N --size S --put-batch B --fetch-batch F --rate R --redis-streams 0|1 --queue-len Q]\n");
       return 2;
     }
   }

@@ -138,7 +138,8 @@ int sn_conn_write_queued(sn_conn *c) {
     return -1;
   if (c->rx_paused && c->outq_bytes < SN_OUTQ_PAUSE_BYTES / 2) {
     c->rx_paused = 0;
-    lws_rx_flow_control(c->wsi, 1);
+    if (!c->fair_paused) /* its fetchers may still hold it (sn_fair.c) */
+      lws_rx_flow_control(c->wsi, 1);
   }
   if (!sn_list_empty(&c->outq) || c->close_code)
     lws_callback_on_writable(c->wsi);

@@ -315,6 +315,8 @@ int sn_fetch_writeable(sn_conn *c) {
     return 0;
   if (sn__write_frame(c, 0))
     return -1;
+  if (c->role == SN_ROLE_WS_FETCH)
+    sn_fair_after_write(t, c);
   sn_buf_shrink(&c->frame, 4 * SN_FETCH_FRAME_MIN);
   if (c->bin_pending) {
     /* Copy the binary item now: it may be dropped before the next callback. */

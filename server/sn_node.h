@@ -316,6 +316,7 @@ struct sn_conn {
   sn_list outq;             /* sn_frame */
   size_t outq_bytes;
   int rx_paused;
+  int fair_paused;          /* a worker not read until its fetchers catch up (sn_fair.c) */
   int close_code;           /* close after outq drains, when nonzero */
   int close_sent;
   /* HTTP */
@@ -466,6 +467,11 @@ void sn_fetch_http_wake(sn_conn *c);
 /* ---- stat ---- */
 void sn_stat_http(sn_conn *c, const char *task_id);
 void sn_stat_ws_tick(sn_conn *c);
+
+/* ---- fair: a flooding worker waits for its ready fetchers ---- */
+void sn_fair_after_put(sn_task *t);
+void sn_fair_after_write(sn_task *t, const sn_conn *fetcher);
+void sn_fair_resume(sn_conn *worker);
 
 /* ---- metrics: GET /metrics (Prometheus text format) ---- */
 void sn_metrics_render(sn_node *n, sn_buf *out);

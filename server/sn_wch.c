@@ -16,8 +16,10 @@ void sn_wch_established(sn_conn *c) {
 }
 
 void sn_wch_hello_timeout(sn_conn *c) {
-  if (c->hello_done)
+  if (c->hello_done) {
+    sn_fair_resume(c); /* the only other timer of a worker channel */
     return;
+  }
   sn_log(SN_LOG_WARN, NULL, "worker channel: no hello within %llu ms, closing",
          (unsigned long long)c->node->cfg->hello_timeout_ms);
   sn_conn_send_error(c, SN_EBADREQ, "expected a hello frame", LWS_CLOSE_STATUS_POLICY_VIOLATION);
@@ -122,6 +124,7 @@ static void sn__put(sn_conn *c, const char *msg, const sn_wmsg *m) {
   if (too_large)
     sn_conn_send_error(c, SN_ETOOLARGE, "an item exceeds the task's queue_bytes and was not queued", 0);
   sn_task_wake_fetchers(t);
+  sn_fair_after_put(t);
 }
 
 static void sn__act(sn_conn *c, const char *msg, size_t len, const sn_wmsg *m) {
@@ -155,6 +158,7 @@ void sn_wch_receive(sn_conn *c, const char *msg, size_t len, int binary) {
     if (sn_task_push(c->task, msg, len, 1, sn_now_ms()) != 0)
       sn_conn_send_error(c, SN_ETOOLARGE, "the item exceeds the task's queue_bytes and was not queued", 0);
     sn_task_wake_fetchers(c->task);
+    sn_fair_after_put(c->task);
     return;
   }
   if (sn_wmsg_parse(msg, len, &m, &err) == 0)

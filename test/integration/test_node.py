@@ -640,3 +640,22 @@ def shutdown_ends_streams_and_workers():
 
 if __name__ == "__main__":
     sys.exit(run_all(sys.argv[1:]))
+
+
+@test
+def a_flooding_worker_does_not_starve_its_fetcher():
+    """A worker sends 300,000 items flat out into a queue of 100,000 while a fetcher that reads as
+    fast as it can follows from the start. The node used to read the worker in 64 KiB gulps and
+    the fetcher only got the last 100,000 (200,000 dropped); now the worker waits while a ready
+    fetcher lags. (Not a timing assertion: the bound leaves room for a fetcher the machine
+    descheduled; before the fix two thirds were lost.)"""
+    node = Node(config={"max_tasks": 10})
+    bench = os.path.join(os.path.dirname(os.path.abspath(os.environ.get("SN_BIN", "build/supernode"))), "sn-bench")
+    p = subprocess.run([bench, "--port", str(node.port), "--items", "300000", "--size", "100", "--put-batch", "100",
+                        "--fetch-batch", "100", "--rate", "0", "--queue-len", "100000"],
+                       capture_output=True, text=True, timeout=300 * SLOW)
+    fields = p.stdout.split()
+    lost = int(fields[-1]) if p.returncode == 0 and fields else -1
+    check(0 <= lost < 30000, "a fetcher ready from the start gets at least 90 % of a flood (was 33 %)",
+          (p.returncode, p.stdout, p.stderr[-300:]))
+    node.stop()
