@@ -89,7 +89,7 @@ static void consume(wsconn *c, size_t n) {
 static int http_head(wsconn *c) {
   char *end;
   int status;
-  while ((end = memmem(c->buf, c->len, "\r\n\r\n", 4)) == NULL)
+  while ((end = c->buf ? memmem(c->buf, c->len, "\r\n\r\n", 4) : NULL) == NULL) /* buf is NULL before the first read */
     rd_more(c);
   status = atoi(c->buf + 9);
   consume(c, (size_t)(end + 4 - c->buf));
