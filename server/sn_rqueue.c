@@ -75,11 +75,9 @@ static const char sn__lua_hold[] = "if not redis.call('LPOS', KEYS[1], ARGV[1]) 
 /* ---- taking jobs ---- */
 
 /* True when a worker of this kind is free here for one more job from Redis:
- * at least as many free workers as jobs of the kind already on their way to
- * them (ids taken whose hash is being read, jobs queued here). One id beyond
- * that is taken ahead, so that a free worker never waits for the round trips
- * of the next pop; more would leave jobs waiting in this node's processing
- * list that another node could run. */
+ * more free workers than jobs of the kind already on their way to them (ids
+ * taken whose hash is being read, jobs queued here). Taking more would leave
+ * jobs waiting in this node's processing list that another node could run. */
 static int sn__kind_free(sn_mirror *m, const char *kind) {
   sn_node *n = m->n;
   sn_list *pos, *tmp;
@@ -97,7 +95,7 @@ static int sn__kind_free(sn_mirror *m, const char *kind) {
     sn_job *j = sn_list_entry(pos, sn_job, qlink);
     room -= j->want_task[0] == '\0' && strcmp(j->kind, kind) == 0;
   }
-  return room >= 0;
+  return room > 0;
 }
 
 static void sn__moved(redisAsyncContext *ac, void *r, void *priv) {
