@@ -51,6 +51,7 @@ class Service:
         self.name, self.conf = name, conf
         self.proc, self.state, self.target = None, "Unknown", "Up"
         self.restart = None
+        self.spawning = False  # a spawn is under way: settle() must not start a second process
 
 
 class Peer:
@@ -70,8 +71,10 @@ class Peer:
     def settle(self):
         """Starts blocked services whose dependencies are now there."""
         for svc in list(self.services.values()):
-            if svc.target == "Up" and svc.proc is None and svc.state in ("Unknown", "Blocked") and svc.restart is None:
+            if svc.target == "Up" and svc.proc is None and svc.state in ("Unknown", "Blocked") and svc.restart is None \
+                    and not svc.spawning:
                 if self.ready(svc):
+                    svc.spawning = True
                     asyncio.ensure_future(self.spawn(svc))
                 else:
                     svc.state = "Blocked"
@@ -84,8 +87,11 @@ class Peer:
                 *argv, env=env, cwd=svc.conf.get("dir") or None, stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True)
         except (OSError, ValueError, IndexError):
-            svc.state, svc.proc = "Failure", None
+            svc.state, svc.proc, svc.spawning = "Failure", None, False
             return
+        svc.spawning = False
+        if svc.target != "Up" or self.services.get(svc.name) is not svc:  # stopped or forgotten meanwhile
+            os.killpg(svc.proc.pid, signal.SIGKILL)
         svc.state = "Running"
         self.settle()
         proc = svc.proc
