@@ -88,7 +88,6 @@ class Net:
 
     def remove(self):
         for ns in self.ns.values():
-            sh("ip", "netns", "pids", ns, check_rc=False)
             for pid in sh("ip", "netns", "pids", ns, check_rc=False).split():
                 try:
                     os.kill(int(pid), signal.SIGKILL)

@@ -267,6 +267,20 @@ static void *sn_consumer(void *arg) {
   return NULL;
 }
 
+/* Reads replies of pipelined commands until at most `keep` are in flight;
+ * returns how many are. */
+static long drain(redisContext *c, long pending, long keep) {
+  for (; pending > keep; pending--) {
+    redisReply *rep;
+    if (redisGetReply(c, (void **)&rep) != REDIS_OK) {
+      fprintf(stderr, "redis: %s\n", c->errstr);
+      exit(1);
+    }
+    freeReplyObject(rep);
+  }
+  return pending;
+}
+
 static void *redis_producer(void *arg) {
   run *r = arg;
   const bench_opts *o = r->o;
@@ -293,15 +307,7 @@ static void *redis_producer(void *arg) {
     }
     redisAppendCommandArgv(r->rp, 2 + k, argv, argl);
     pending++;
-    while (pending > 0 && (pending >= 100 || i >= o->items || o->rate > 0)) {
-      redisReply *rep;
-      if (redisGetReply(r->rp, (void **)&rep) != REDIS_OK) {
-        fprintf(stderr, "redis: %s\n", r->rp->errstr);
-        exit(1);
-      }
-      freeReplyObject(rep);
-      pending--;
-    }
+    pending = drain(r->rp, pending, i >= o->items || o->rate > 0 ? 0 : 99); /* up to 100 in flight */
   }
   free(argv);
   free(argl);
@@ -324,15 +330,7 @@ static void *stream_producer(void *arg) {
     size_t argl[5] = {4, strlen(r->key), 1, 1, (size_t)n};
     redisAppendCommandArgv(r->rp, 5, argv, argl);
     pending++;
-    while (pending > 0 && (pending >= 100 || i + 1 >= o->items || o->rate > 0)) {
-      redisReply *rep;
-      if (redisGetReply(r->rp, (void **)&rep) != REDIS_OK) {
-        fprintf(stderr, "redis: %s\n", r->rp->errstr);
-        exit(1);
-      }
-      freeReplyObject(rep);
-      pending--;
-    }
+    pending = drain(r->rp, pending, i + 1 >= o->items || o->rate > 0 ? 0 : 99);
   }
   free(item);
   return NULL;

@@ -201,8 +201,8 @@ static const char sn__lua_end[] =
 #define SN_JOB_FIELDS 32 /* field/value strings of a job hash, at most */
 
 /* The hash's fields of j as strings (borrowed from the buffers given). */
-static int sn__job_fields(const sn_mirror *m, const sn_job *j, const char **f, char num[4][24], const char *script,
-                          const char *output, const char *worker) {
+static int sn__job_fields(const sn_job *j, const char **f, char num[4][24], const char *script, const char *output,
+                          const char *worker) {
   int n = 0;
   snprintf(num[0], 24, "%d", j->retries_left);
   snprintf(num[1], 24, "%llu", (unsigned long long)((j->timeout_ms + 999) / 1000));
@@ -225,7 +225,6 @@ static int sn__job_fields(const sn_mirror *m, const sn_job *j, const char **f, c
   if (worker[0])
     SN__F("worker_id", worker);
 #undef SN__F
-  (void)m;
   return n;
 }
 
@@ -274,7 +273,7 @@ void sn_mirror_job(sn_mirror *m, sn_job *j) {
   script = sn__script(j);
   if (j->output)
     output = json_dumps(j->output, JSON_COMPACT | JSON_ENCODE_ANY);
-  nf = sn__job_fields(m, j, f, num, script, output, worker);
+  nf = sn__job_fields(j, f, num, script, output, worker);
   if (ended && j->from_queue) {
     sn__end_from_queue(m, j, key, f, nf, output, jttl);
   } else {
