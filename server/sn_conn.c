@@ -5,6 +5,7 @@
 #include "sn_log.h"
 #include "sn_node.h"
 #include "sn_util.h"
+#include "sn_wsout.h"
 
 /* A client that sends commands and never reads replies is paused at this much
  * queued output, so the node never buffers without bound for one connection. */
@@ -121,19 +122,54 @@ static int sn__write_close(sn_conn *c) {
   return 1;
 }
 
-int sn_conn_write_queued(sn_conn *c) {
-  sn_frame *f;
+/* Frames the queued messages that fit in SN_WSOUT_MAX into the node's scratch
+ * buffer and writes them as one (sn_wsout.h). Returns how many it took: 0 when
+ * the first one alone is too big, and then it goes through lws_write. */
+static int sn__write_coalesced(sn_conn *c) {
+  sn_buf *b = &c->node->wout;
+  sn_list *pos, *tmp;
+  int taken = 0;
+  sn_buf_reset(b);
+  sn_list_foreach(pos, tmp, &c->outq) {
+    sn_frame *f = sn_list_entry(pos, sn_frame, link);
+    if (b->len + SN_WSOUT_HDR_MAX + f->len > SN_WSOUT_MAX)
+      break;
+    sn_wsout_append(b, f->buf + LWS_PRE, f->len, f->binary);
+    sn_list_remove(&f->link);
+    c->outq_bytes -= f->len;
+    free(f);
+    taken++;
+  }
+  if (taken == 0)
+    return 0;
+  /* LWS_WRITE_RAW: lws sends the bytes as they are, keeping what the socket
+   * did not take and sending it before anything else. */
+  if (lws_write(c->wsi, (unsigned char *)sn_buf_data(b), b->len, LWS_WRITE_RAW) < 0)
+    return -1;
+  return taken; /* b stays allocated: it never grows past 2 * SN_WSOUT_MAX */
+}
+
+static int sn__write_one(sn_conn *c) {
+  sn_frame *f = sn_list_entry(c->outq.next, sn_frame, link);
   int n;
+  sn_list_remove(&f->link);
+  c->outq_bytes -= f->len;
+  n = lws_write(c->wsi, f->buf + LWS_PRE, f->len, f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+  free(f);
+  return n < 0 ? -1 : 1;
+}
+
+int sn_conn_write_queued(sn_conn *c) {
+  int n = 0;
   if (sn_list_empty(&c->outq)) {
     if (c->close_code)
       return sn__write_close(c);
     return 0;
   }
-  f = sn_list_entry(c->outq.next, sn_frame, link);
-  sn_list_remove(&f->link);
-  c->outq_bytes -= f->len;
-  n = lws_write(c->wsi, f->buf + LWS_PRE, f->len, f->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-  free(f);
+  if (c->outq.next->next != &c->outq) /* two or more waiting */
+    n = sn__write_coalesced(c);
+  if (n == 0)
+    n = sn__write_one(c);
   if (n < 0)
     return -1;
   if (c->rx_paused && c->outq_bytes < SN_OUTQ_PAUSE_BYTES / 2) {

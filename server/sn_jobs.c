@@ -106,7 +106,7 @@ static void sn__end(sn_job *j, int status, json_t *output, const char *error) {
   n->jobs_ended[status == SN_J_FINISHED ? 0 : status == SN_J_ERROR ? 1 : 2]++;
   sn_histo_observe(&n->job_seconds, (double)(j->updated_ms - j->created_ms) / 1000.0);
   if (t) {
-    t->job = NULL;
+    t->nrunning--; /* j->qlink left t->running above */
     t->jobs_done++;
     t->jobs_failed += status != SN_J_FINISHED;
     t->last_activity_ms = sn_now_ms();
@@ -157,12 +157,23 @@ static void sn__timed_out(uv_timer_t *h) {
 
 /* ---- dispatch ---- */
 
-int sn_jobs_free_worker(const sn_task *t) {
-  return t->conf.accept_tasks && t->worker && t->worker->hello_done && t->job == NULL &&
-         t->state == SN_ST_RUNNING && !t->removing;
+unsigned sn_jobs_free_slots(const sn_task *t) {
+  if (!t->conf.accept_tasks || t->worker == NULL || !t->worker->hello_done || t->state != SN_ST_RUNNING ||
+      t->removing || t->nrunning >= t->max_jobs)
+    return 0;
+  return t->max_jobs - t->nrunning;
 }
 
-/* The free worker for job j: its task, or the longest idle of its kind. */
+int sn_jobs_free_worker(const sn_task *t) { return sn_jobs_free_slots(t) > 0; }
+
+/* Is a better pick than b (NULL = none yet): fewer jobs running, then idle longer. */
+static int sn__better(const sn_task *a, const sn_task *b) {
+  if (b == NULL || a->nrunning != b->nrunning)
+    return b == NULL || a->nrunning < b->nrunning;
+  return a->last_activity_ms < b->last_activity_ms;
+}
+
+/* The free worker for job j: its task, or of its kind the least loaded, longest idle. */
 static sn_task *sn__pick(sn_node *n, const sn_job *j) {
   sn_list *pos, *tmp;
   sn_task *best = NULL;
@@ -172,8 +183,7 @@ static sn_task *sn__pick(sn_node *n, const sn_job *j) {
   }
   sn_list_foreach(pos, tmp, &n->tasks) {
     sn_task *t = sn_list_entry(pos, sn_task, link);
-    if (sn_jobs_free_worker(t) && t->claimed_by == NULL && strcmp(t->conf.kind, j->kind) == 0 &&
-        (best == NULL || t->last_activity_ms < best->last_activity_ms))
+    if (sn_jobs_free_worker(t) && t->claimed_by == NULL && strcmp(t->conf.kind, j->kind) == 0 && sn__better(t, best))
       best = t;
   }
   return best;
@@ -183,23 +193,42 @@ static void sn__dispatch(sn_job *j, sn_task *t) {
   json_t *f = json_pack("{s:s, s:s, s:O, s:I}", "type", "job", "job_id", j->id, "payload", j->payload, "timeout_ms",
                         (json_int_t)j->timeout_ms);
   sn_list_remove(&j->qlink);
+  sn_list_push(&t->running, &j->qlink);
+  t->nrunning++;
   j->task = t;
   snprintf(j->ran_on, sizeof(j->ran_on), "%s", t->conf.task_id);
-  t->job = j;
   t->last_activity_ms = sn_now_ms();
   sn__set(j, SN_J_DISPATCHED);
   sn_conn_send_json(t->worker, f);
   sn_log(SN_LOG_DEBUG, t->conf.task_id, "job %s dispatched", j->id);
 }
 
+static size_t sn__free_workers(sn_node *n) {
+  sn_list *pos, *tmp;
+  size_t free = 0;
+  sn_list_foreach(pos, tmp, &n->tasks) {
+    free += sn_jobs_free_slots(sn_list_entry(pos, sn_task, link));
+  }
+  return free;
+}
+
 void sn_jobs_pump(sn_node *n) {
   sn_list *pos, *tmp;
+  size_t free;
   sn_pools_grant(n); /* pending claims come first */
+  /* Every queued job is looked at only while some worker is free: with jobs
+   * waiting and all workers busy (the usual state under load) a pump after
+   * each job would otherwise cost queued jobs x tasks. */
+  free = sn_list_empty(&n->jobq) ? 0 : sn__free_workers(n);
   sn_list_foreach(pos, tmp, &n->jobq) {
+    if (free == 0)
+      break;
     sn_job *j = sn_list_entry(pos, sn_job, qlink);
     sn_task *t = sn__pick(n, j);
-    if (t)
+    if (t) {
       sn__dispatch(j, t);
+      free--;
+    }
   }
   sn_mirror_poke(n->mirror); /* free workers take from the shared queues too */
 }
@@ -477,22 +506,28 @@ void sn_jobs_task_gone(sn_task *t) {
     sn__give_back_kind(t->node, t->conf.kind);
 }
 
-void sn_jobs_worker_gone(sn_task *t) {
-  sn_job *j = t->job;
-  if (j == NULL)
-    return;
-  t->job = NULL;
-  j->task = NULL;
+/* One job of a worker that went: queued again first in line (it was
+ * dispatched before everything still queued), or ended. */
+static void sn__orphaned(sn_task *t, sn_job *j) {
   if (j->retries_left > 0) {
+    sn_list_remove(&j->qlink);
+    t->nrunning--;
+    j->task = NULL;
     j->retries_left--;
     sn_log(SN_LOG_WARN, t->conf.task_id, "worker gone mid-job %s: dispatching it again", j->id);
     sn__set(j, SN_J_QUEUED);
-    /* First in line again: it was dispatched before everything still queued. */
     sn_list_push_front(&t->node->jobq, &j->qlink);
-    sn_jobs_pump(t->node);
     return;
   }
   sn__end(j, SN_J_ERROR, NULL, "the worker went away during the job");
+}
+
+void sn_jobs_worker_gone(sn_task *t) {
+  if (t->nrunning == 0)
+    return;
+  /* Newest first, each pushed to the front: the oldest ends up first in line. */
+  while (!sn_list_empty(&t->running))
+    sn__orphaned(t, sn_list_entry(t->running.prev, sn_job, qlink));
   sn_jobs_pump(t->node);
 }
 

@@ -54,7 +54,7 @@ static uint64_t sn__rss(const sn_task *t) { return t->mem_kb * 1024; }
 static uint64_t sn__connected(const sn_task *t) { return t->worker != NULL; }
 static uint64_t sn__jdone(const sn_task *t) { return t->jobs_done; }
 static uint64_t sn__jfailed(const sn_task *t) { return t->jobs_failed; }
-static uint64_t sn__busy(const sn_task *t) { return t->job != NULL; }
+static uint64_t sn__busy(const sn_task *t) { return t->nrunning > 0; }
 
 /* name{task labels,extra="value"} v */
 static void sn__sample_extra(sn_mctx *m, const char *name, size_t i, const char *extra, const char *value, uint64_t v) {

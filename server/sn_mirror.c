@@ -105,7 +105,7 @@ void sn_mirror_task(sn_mirror *m, sn_task *t) {
   snprintf(out, sizeof(out), "%llu", (unsigned long long)t->msgs_out);
   sn_mirror_cmdv(m, 1, "HSET", key, "task_id", t->conf.task_id, "mode", t->conf.mode == SN_MODE_NET ? "net" : "exec", "kind",
            t->conf.kind, "state", sn_state_name(t->state), "pid", t->pid ? pid : "", "restarts", restarts, "runs", runs,
-           "connected", t->worker ? "1" : "0", "busy", t->job ? "1" : "0", "queue_len", qlen, "dropped", dropped,
+           "connected", t->worker ? "1" : "0", "busy", t->nrunning ? "1" : "0", "queue_len", qlen, "dropped", dropped,
            "msgs_in", in, "msgs_out", out, NULL);
   sn_mirror_cmdv(m, 1, "SADD", set, t->conf.task_id, NULL);
 }

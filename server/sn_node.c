@@ -56,6 +56,7 @@ int sn_node_init(sn_node *n, uv_loop_t *loop, sn_config *cfg, sn_error *err) {
   sn_list_init(&n->all_fetchers);
   sn_list_init(&n->procs);
   sn_list_init(&n->checks);
+  sn_buf_init(&n->wout, LWS_PRE);
   sn_jobs_init(n);
   if (cfg->node_id) {
     snprintf(n->node_id, sizeof(n->node_id), "%s", cfg->node_id);
@@ -375,6 +376,7 @@ void sn_node_free(sn_node *n) {
     lws_context_destroy(n->lws);
   n->lws = NULL;
   sn_ptab_free(&n->ptab);
+  sn_buf_free(&n->wout);
   free(n->state_final);
   n->state_final = NULL;
   sn_pools_free(n); /* after the loop: tasks kept pointers to their pools until the end */

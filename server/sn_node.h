@@ -150,7 +150,9 @@ struct sn_task {
   sn_health *health;        /* the check running now, or NULL */
   int health_fails;
   /* jobs */
-  sn_job *job;              /* the job the worker runs now (busy), borrowed */
+  sn_list running;          /* jobs the worker runs now (sn_job.qlink), borrowed */
+  unsigned nrunning;        /* their count: busy when > 0 */
+  unsigned max_jobs;        /* jobs the worker takes at once (its hello's max_jobs) */
   sn_pool *pool;            /* the pool this task is an instance of, or NULL */
   sn_conn *claimed_by;      /* the client holding this worker (claim), borrowed */
   uint64_t jobs_done, jobs_failed; /* failed: ended in error or timeout */
@@ -220,7 +222,7 @@ struct sn_job {
   uint64_t timeout_ms, created_ms, updated_ms;
   uv_timer_t timer;         /* timeout */
   sn_list link;             /* node->jobs, oldest first */
-  sn_list qlink;            /* node->jobq while queued */
+  sn_list qlink;            /* node->jobq while queued, task->running while it runs */
   sn_list waiters;          /* sn_req waiting for the end */
   sn_conn *stream;          /* websocket client that wants partials (a reference) */
   uint64_t partials_dropped; /* partials the stream client was too slow for */
@@ -247,6 +249,8 @@ void sn_jobs_task_gone(sn_task *t);
 void sn_jobs_close(sn_node *n);
 json_t *sn_job_to_json(const sn_job *j);
 int sn_jobs_free_worker(const sn_task *t);
+/* How many more jobs the task's worker takes now (0 when none, or no worker). */
+unsigned sn_jobs_free_slots(const sn_task *t);
 /* A hero:job hash read from Redis: adopt it to run here (popped from a shared
  * queue), or learn the end of a job we wait for. */
 /* adopt: 0 when it runs here, -1 when there is nothing to run, 1 when no
@@ -405,6 +409,7 @@ struct sn_node {
   uv_timer_t qsync_timer;    /* fsync of the queue logs (queue_fsync "every_ms") */
   char shim_path[4096];
   sn_ptab ptab;              /* process table of the last watch tick, owned */
+  sn_buf wout;               /* scratch for coalesced frames (sn_wsout.h), owned */
   uint64_t watch_ticks;
   int scan_soon;             /* a worker exited: the next tick reads /proc (orphans) */
   int shutting_down;

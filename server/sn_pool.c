@@ -90,7 +90,7 @@ static size_t sn__count(sn_node *n, sn_pool *p, size_t *busy) {
     if (t->pool != p || t->removing)
       continue;
     all++;
-    *busy += t->job != NULL || t->claimed_by != NULL;
+    *busy += t->nrunning >= t->max_jobs || t->claimed_by != NULL; /* no room for another job */
   }
   return all;
 }
@@ -135,7 +135,7 @@ static int sn__retire(sn_node *n, sn_pool *p, uint64_t min_idle_ms) {
   uint64_t now = sn_now_ms();
   sn_list_foreach(pos, tmp, &n->tasks) {
     sn_task *t = sn_list_entry(pos, sn_task, link);
-    if (t->pool == p && !t->removing && t->job == NULL && t->claimed_by == NULL &&
+    if (t->pool == p && !t->removing && t->nrunning == 0 && t->claimed_by == NULL &&
         now - t->last_activity_ms >= min_idle_ms && (victim == NULL || strcmp(t->conf.task_id, victim->conf.task_id) > 0))
       victim = t;
   }

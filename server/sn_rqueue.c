@@ -86,7 +86,8 @@ static int sn__kind_free(sn_mirror *m, const char *kind) {
   json_t *k;
   sn_list_foreach(pos, tmp, &n->tasks) {
     sn_task *t = sn_list_entry(pos, sn_task, link);
-    room += sn_jobs_free_worker(t) && t->claimed_by == NULL && strcmp(t->conf.kind, kind) == 0;
+    if (t->claimed_by == NULL && strcmp(t->conf.kind, kind) == 0)
+      room += sn_jobs_free_slots(t);
   }
   if (room == 0)
     return 0;

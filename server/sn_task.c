@@ -51,6 +51,8 @@ sn_task *sn_task_new(sn_node *n, sn_taskconf *conf) {
   sn_policy_init(&t->policy);
   sn_list_init(&t->fetchers);
   sn_list_init(&t->waiters);
+  sn_list_init(&t->running);
+  t->max_jobs = 1;
   uv_timer_init(n->loop, &t->timer);
   uv_timer_init(n->loop, &t->kill_timer);
   uv_timer_init(n->loop, &t->health_timer);
@@ -391,7 +393,9 @@ json_t *sn_task_to_json(const sn_task *t) {
   json_object_set_new(o, "ping_failures", json_integer(t->ping_failures));
   json_object_set_new(o, "last_exit", sn__last_exit(t));
   json_object_set_new(o, "connected", json_boolean(t->worker != NULL));
-  json_object_set_new(o, "busy", json_boolean(t->job != NULL));
+  json_object_set_new(o, "busy", json_boolean(t->nrunning > 0));
+  json_object_set_new(o, "jobs_running", json_integer((json_int_t)t->nrunning));
+  json_object_set_new(o, "max_jobs", json_integer((json_int_t)t->max_jobs));
   json_object_set_new(o, "jobs_done", json_integer((json_int_t)t->jobs_done));
   json_object_set_new(o, "backend", json_string(t->zinit ? "zinit" : "native"));
   json_object_set_new(o, "zinit_state", t->zinit && t->zinit_state[0] ? json_string(t->zinit_state) : json_null());

@@ -97,6 +97,7 @@ static void sn__hello(sn_conn *c, const char *msg, size_t len) {
   c->last_rx_ms = t->last_activity_ms = sn_now_ms();
   t->ping_id[0] = '\0';
   t->ping_failures = 0;
+  t->max_jobs = h.max_jobs;
   lws_set_timer_usecs(c->wsi, LWS_SET_TIMER_USEC_CANCEL);
   sn_log(SN_LOG_INFO, t->conf.task_id, "worker connected (pid %lld)", h.pid);
   sn_hello_free(&h);

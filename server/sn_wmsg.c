@@ -82,6 +82,11 @@ int sn_hello_parse(const char *msg, size_t len, sn_hello *h, sn_error *err) {
   h->kind = json_string_value(json_object_get(h->root, "kind"));
   h->accept_tasks = json_is_true(json_object_get(h->root, "accept_tasks"));
   h->probe = json_is_true(json_object_get(h->root, "probe"));
+  v = json_object_get(h->root, "max_jobs");
+  if (v && (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > SN_MAX_JOBS_PER_WORKER))
+    return sn_seterr(err, SN_EBADREQ, "hello: field 'max_jobs' must be an integer from 1 to %d",
+                     SN_MAX_JOBS_PER_WORKER);
+  h->max_jobs = v ? (unsigned)json_integer_value(v) : 1;
   v = json_object_get(h->root, "pid");
   if (json_is_integer(v))
     h->pid = json_integer_value(v);

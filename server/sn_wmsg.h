@@ -35,12 +35,16 @@ void sn_wmsg_free(sn_wmsg *m);
 /* The elements of a put's "items" array, one at a time (see sn_jscan_array_next). */
 int sn_wmsg_next_item(const char *msg, const sn_wmsg *m, size_t *pos, sn_span *item);
 
+/* A worker may take up to this many jobs at once (hello's max_jobs). */
+#define SN_MAX_JOBS_PER_WORKER 1024
+
 typedef struct sn_hello {
   json_t *root;        /* owned */
   const char *task_id; /* valid task id */
   const char *token;   /* NULL if absent */
   const char *kind;    /* NULL if absent or not a string */
   int accept_tasks, probe;
+  unsigned max_jobs;   /* jobs taken at once, 1 if absent */
   long long pid;       /* -1 if absent */
 } sn_hello;
 

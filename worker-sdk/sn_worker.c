@@ -34,6 +34,7 @@ struct sn_worker {
   int tls_ready;      /* handshake done: the upgrade request went out */
   unsigned char *crx; /* ciphertext read buffer (wss://) */
   int accept_tasks;
+  unsigned max_jobs;  /* told in hello: jobs the node may send at once */
   size_t batch_items, batch_bytes;
   unsigned flush_ms, reconnect_max_ms;
   uv_loop_t *loop;
@@ -49,6 +50,11 @@ struct sn_worker {
   unsigned char *rx;
   size_t rx_len, rx_cap;
   sn_wasm msg;        /* a fragmented message being assembled */
+  int corked;         /* inside a read: frames wait in cork, one write at the end */
+  sn_wwrite *cork;    /* those frames, owned; NULL when none */
+  size_t cork_cap;
+  unsigned char mask_pool[256]; /* random bytes for frame masks, taken 4 at a time */
+  size_t mask_used;
   sn_wqueue q;
   uint64_t sent, reconnects, connects;
   char last_error[256];
@@ -141,6 +147,8 @@ sn_worker *sn_worker_new(const sn_worker_opts *o, int *err) {
   w->kind = sn__dup(o->kind);
   w->start_params = strdup(o->start_params ? o->start_params : "");
   w->accept_tasks = o->accept_tasks;
+  w->max_jobs = 1;
+  w->mask_used = sizeof(w->mask_pool); /* empty: filled on first use */
   w->batch_items = o->batch_items ? o->batch_items : 1000;
   w->batch_bytes = o->batch_bytes ? o->batch_bytes : 256 * 1024;
   w->flush_ms = o->flush_ms ? o->flush_ms : 2;
@@ -180,6 +188,7 @@ int sn_worker_free(sn_worker *w) {
   free(w->start_params);
   free(w->ca_file);
   free(w->rx);
+  free(w->cork);
   free(w->crx);
   sn_wasm_free(&w->msg);
   free(w);
@@ -195,13 +204,24 @@ static void sn__written(uv_write_t *req, int status) {
   free((sn_wwrite *)req); /* req is the first member */
 }
 
+/* Four random bytes for a frame's mask. They come from getrandom 256 at a
+ * time: one system call per frame was a tenth of a small job's cost. */
+static void sn__mask(sn_worker *w, unsigned char mask[4]) {
+  if (w->mask_used + 4 > sizeof(w->mask_pool)) {
+    if (getrandom(w->mask_pool, sizeof(w->mask_pool), 0) != (ssize_t)sizeof(w->mask_pool))
+      memset(w->mask_pool, 0x5a, sizeof(w->mask_pool)); /* masks need not be secret from the node */
+    w->mask_used = 0;
+  }
+  memcpy(mask, w->mask_pool + w->mask_used, 4);
+  w->mask_used += 4;
+}
+
 /* Allocates a write of a masked frame with room for len payload bytes;
  * the caller fills sn__payload() and calls sn__send(). */
-static sn_wwrite *sn__frame(int opcode, size_t len, size_t *hl) {
+static sn_wwrite *sn__frame(sn_worker *w, int opcode, size_t len, size_t *hl) {
   unsigned char mask[4], hdr[SN_WFRAME_HDR_MAX];
   sn_wwrite *wr;
-  if (getrandom(mask, 4, 0) != 4)
-    memcpy(mask, "\x5a\xa5\x3c\xc3", 4);
+  sn__mask(w, mask);
   *hl = sn_wframe_header(hdr, opcode, len, mask);
   if ((wr = malloc(sizeof(*wr) + *hl + len)) == NULL)
     return NULL;
@@ -230,9 +250,66 @@ static int sn__tls_flush(sn_worker *w) {
   return sn__write_raw(w, wr);
 }
 
+/* While a read is being handled, frames go into one buffer and out in one
+ * write when it is done (sn__uncork): the results of the several jobs one read
+ * brings leave in one send, not one each. Past this much, out at once. */
+#define SN_W_CORK_MAX (256u << 10)
+
+static int sn__out(sn_worker *w, sn_wwrite *wr);
+
+static int sn__uncork(sn_worker *w) {
+  sn_wwrite *wr = w->cork;
+  int corked = w->corked, rc;
+  w->cork = NULL;
+  w->cork_cap = 0;
+  if (wr == NULL)
+    return 0;
+  if (!w->tcp_open || uv_is_closing((uv_handle_t *)&w->tcp)) {
+    free(wr);
+    return SN_WORKER_ESTATE;
+  }
+  w->corked = 0; /* this one goes out, even from inside a read */
+  rc = sn__out(w, wr);
+  w->corked = corked;
+  return rc;
+}
+
+/* Appends wr's bytes to the cork; takes wr. */
+static int sn__cork_add(sn_worker *w, sn_wwrite *wr) {
+  size_t have = w->cork ? w->cork->len : 0;
+  if (w->cork == NULL && wr->len >= SN_W_CORK_MAX / 4) {
+    w->cork = wr; /* big: becomes the cork itself, no copy */
+    w->cork_cap = wr->len;
+    return 0;
+  }
+  if (have + wr->len > w->cork_cap) {
+    size_t cap = w->cork_cap ? w->cork_cap : 4096;
+    sn_wwrite *grown;
+    while (cap < have + wr->len)
+      cap *= 2;
+    if ((grown = realloc(w->cork, sizeof(*grown) + cap)) == NULL) {
+      free(wr);
+      return SN_WORKER_ENOMEM;
+    }
+    if (w->cork == NULL)
+      grown->len = 0;
+    w->cork = grown;
+    w->cork_cap = cap;
+  }
+  memcpy(w->cork->data + w->cork->len, wr->data, wr->len);
+  w->cork->len += wr->len;
+  free(wr);
+  return 0;
+}
+
 /* Plaintext out: straight to the socket, or through TLS; takes wr. */
 static int sn__out(sn_worker *w, sn_wwrite *wr) {
   int rc;
+  if (w->corked) {
+    if ((rc = sn__cork_add(w, wr)) != 0 || w->cork->len < SN_W_CORK_MAX)
+      return rc;
+    return sn__uncork(w);
+  }
   if (w->tls == NULL)
     return sn__write_raw(w, wr);
   rc = sn_wtls_write(w->tls, wr->data, wr->len);
@@ -254,7 +331,7 @@ static int sn__send_bytes(sn_worker *w, int opcode, const void *p, size_t len) {
   sn_wwrite *wr;
   if (!w->tcp_open)
     return SN_WORKER_ESTATE;
-  if ((wr = sn__frame(opcode, len, &hl)) == NULL)
+  if ((wr = sn__frame(w, opcode, len, &hl)) == NULL)
     return SN_WORKER_ENOMEM;
   memcpy(wr->data + hl, p, len);
   return sn__send(w, wr, hl);
@@ -291,7 +368,7 @@ static int sn__send_batch(sn_worker *w) {
     k++;
   }
   len = (k == 1 ? sizeof(one_pre) - 1 + 1 : sizeof(many_pre) - 1 + 2 + (k - 1)) + bytes;
-  if ((wr = sn__frame(SN_WS_TEXT, len, &hl)) == NULL)
+  if ((wr = sn__frame(w, SN_WS_TEXT, len, &hl)) == NULL)
     return -1;
   off = hl;
   memcpy(wr->data + off, k == 1 ? one_pre : many_pre, k == 1 ? sizeof(one_pre) - 1 : sizeof(many_pre) - 1);
@@ -378,6 +455,8 @@ static void sn__hello(sn_worker *w) {
     json_object_set_new(h, "kind", json_string(w->kind));
   if (w->probe)
     json_object_set_new(h, "probe", json_true());
+  if (w->max_jobs > 1)
+    json_object_set_new(h, "max_jobs", json_integer((json_int_t)w->max_jobs));
   w->state = SN_W_HELLO;
   sn__send_json(w, h);
 }
@@ -592,7 +671,10 @@ static void sn__read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   } else {
     w->rx_len += (size_t)n;
   }
+  w->corked = 1;
   sn__parse_rx(w);
+  w->corked = 0;
+  sn__uncork(w); /* a failed write shows up as a read error, then a reconnect */
 }
 
 /* The websocket upgrade request, once the connection (and TLS) is up. */
@@ -752,6 +834,7 @@ int sn_worker_stop(sn_worker *w) {
     uv_shutdown_t *req = malloc(sizeof(*req));
     sn__flush(w, 1);
     sn__send_bytes(w, SN_WS_CLOSE, "\x03\xe8", 2);
+    sn__uncork(w); /* stopping from inside a read: what it wrote goes before the shutdown */
     if (w->tls) {
       sn_wtls_shutdown(w->tls);
       sn__tls_flush(w);
@@ -869,6 +952,13 @@ int sn_worker_log(sn_worker *w, const char *level, const char *msg) {
 
 void sn_worker_on_cmd(sn_worker *w, sn_worker_cmd_cb cb, void *ud) { w->on_cmd = cb, w->cmd_ud = ud; }
 void sn_worker_on_job(sn_worker *w, sn_worker_job_cb cb, void *ud) { w->on_job = cb, w->job_ud = ud; }
+
+int sn_worker_set_max_jobs(sn_worker *w, unsigned n) {
+  if (n < 1 || n > 1024)
+    return SN_WORKER_EINVAL;
+  w->max_jobs = n;
+  return 0;
+}
 void sn_worker_on_stop(sn_worker *w, sn_worker_event_cb cb, void *ud) { w->on_stop = cb, w->stop_ud = ud; }
 void sn_worker_on_connect(sn_worker *w, sn_worker_event_cb cb, void *ud) { w->on_connect = cb, w->connect_ud = ud; }
 void sn_worker_on_closed(sn_worker *w, sn_worker_event_cb cb, void *ud) { w->on_closed = cb, w->closed_ud = ud; }

@@ -104,6 +104,11 @@ void sn_worker_on_stop(sn_worker *w, sn_worker_event_cb cb, void *ud);      /* t
 void sn_worker_on_connect(sn_worker *w, sn_worker_event_cb cb, void *ud);   /* welcomed */
 void sn_worker_on_closed(sn_worker *w, sn_worker_event_cb cb, void *ud);    /* after stop: all closed */
 void sn_worker_on_cancel(sn_worker *w, sn_worker_cancel_cb cb, void *ud);   /* a job timed out */
+/* How many jobs the node may hand this worker at once (1 to 1024; 1 by default):
+ * say more when the handler finishes jobs later, with sn_worker_job_done, or
+ * when jobs are short enough that taking several per read pays. Told to the node
+ * in the next hello. SN_WORKER_EINVAL when n is out of range. */
+int sn_worker_set_max_jobs(sn_worker *w, unsigned n);
 
 /* Ends a job: output_json is the JSON text of the output when ok, error the message when not. */
 int sn_worker_job_done(sn_worker *w, const char *job_id, int ok, const char *output_json, const char *error);

@@ -226,5 +226,75 @@ def a_stream_client_that_stops_reading():
     node.stop()
 
 
+@test
+def a_worker_takes_max_jobs_at_once():
+    """A worker whose hello says max_jobs N gets up to N jobs before it answers any; the rest
+    queue; when it goes, every job it held is dispatched again, oldest first."""
+    from snclient import Worker
+    node = Node()
+    node.cmd({"cmd": "start", "task_id": "mj", "mode": "net", "kind": "mj", "accept_tasks": True})
+    for bad in (0, 1025, "3", 2.5):
+        w = Worker(node.port, "mj", accept_tasks=True, max_jobs=bad)
+        check(w.welcome.get("type") == "error" and "max_jobs" in w.welcome["error"]["message"],
+              f"hello with max_jobs {bad!r}: bad_request naming the field", w.welcome)
+        w.close()
+    w = Worker(node.port, "mj", accept_tasks=True, max_jobs=3)
+    check(w.welcome.get("type") == "welcome", "hello with max_jobs 3: welcome", w.welcome)
+    wait_for(lambda: node.task("mj")["state"] == "running")
+    ids = [node.cmd({"cmd": "job", "kind": "mj", "payload": k})[1]["job"]["job_id"] for k in range(5)]
+    got = [w.recv(timeout=10) for _ in range(3)]
+    check([m.get("payload") for m in got] == [0, 1, 2], "three jobs arrive before any is answered, in order",
+          [m.get("payload") for m in got])
+    t = node.task("mj")
+    check(t["busy"] is True and t["jobs_running"] == 3 and t["max_jobs"] == 3, "the task shows 3 running of max_jobs 3",
+          {k: t.get(k) for k in ("busy", "jobs_running", "max_jobs")})
+    check(node.stat()[1]["node"]["jobs"]["queued"] == 2, "the other two queue")
+    w.send({"type": "result", "job_id": got[1]["job_id"], "ok": True, "output": "b"})
+    m = w.recv(timeout=10)
+    check(m.get("job_id") == ids[3], "one answered (not the oldest): the next queued job comes", m)
+    check(wait_for(lambda: node.cmd({"cmd": "job_status", "job_id": ids[1]})[1]["job"]["status"] == "finished"),
+          "and the answered one finished")
+    w.close()  # holds ids 0, 2, 3; id 4 is queued
+    check(wait_for(lambda: node.task("mj")["jobs_running"] == 0 and node.stat()[1]["node"]["jobs"]["queued"] == 4),
+          "the worker went: its three jobs queue again", node.stat()[1]["node"]["jobs"])
+    w = Worker(node.port, "mj", accept_tasks=True, max_jobs=8)
+    again = [w.recv(timeout=10)["job_id"] for _ in range(4)]
+    check(again == [ids[0], ids[2], ids[3], ids[4]], "a new worker gets them, oldest first, then the queued one",
+          (again, ids))
+    for jid in again:
+        w.send({"type": "result", "job_id": jid, "ok": True, "output": jid})
+    check(wait_for(lambda: all(node.cmd({"cmd": "job_status", "job_id": j})[1]["job"]["status"] == "finished" for j in ids)),
+          "all five finish, each once")
+    check(node.task("mj")["jobs_done"] == 5 and node.task("mj")["busy"] is False, "jobs_done counts them; idle again",
+          node.task("mj")["jobs_done"])
+    w.close()
+    node.stop()
+
+
+@test
+def echo_job_with_max_jobs_answers_a_window_of_jobs():
+    """The SDK worker (echo_job --max-jobs 16): 200 jobs with 64 in flight over one websocket,
+    every reply right, and the replies it corks into one write each parse as separate frames."""
+    node = Node()
+    worker(node, "ej", "echo", "echo_job", exec=[b("echo_job"), "--max-jobs", "16"])
+    check(wait_for(lambda: node.task("ej")["max_jobs"] == 16), "the task shows the worker's max_jobs 16")
+    c = WS(node.port, "/m/cmd")
+    sent = 0
+    for k in range(64):
+        c.send({"cmd": "job", "kind": "echo", "payload": {"k": k}, "wait": True, "id": k})
+        sent += 1
+    ok = 0
+    for _ in range(200):
+        m = c.recv(timeout=20)
+        ok += m.get("ok") is True and m["job"]["output"] == {"k": m["id"]}
+        if sent < 200:
+            c.send({"cmd": "job", "kind": "echo", "payload": {"k": sent}, "wait": True, "id": sent})
+            sent += 1
+    check(ok == 200, "200 jobs, 200 right replies", ok)
+    check(node.task("ej")["jobs_done"] == 200, "the worker did them all", node.task("ej")["jobs_done"])
+    c.close()
+    node.stop()
+
+
 if __name__ == "__main__":
     sys.exit(run_all(sys.argv[1:]))

@@ -13,6 +13,7 @@
 #include "sn_wframe.h"
 #include "sn_win.h"
 #include "sn_wmsg.h"
+#include "sn_wsout.h"
 #include "sn_zparse.h"
 #include "suites.h"
 
@@ -76,12 +77,47 @@ START_TEST(worker_frames) {
   sn_wmsg_free(&m);
   sn_hello h;
   const char *bad[] = {"", "[]", "{\"type\":\"hello\"}", "{\"type\":\"hello\",\"task_id\":\"a b\"}",
-                       "{\"type\":\"hello\",\"task_id\":7}"};
+                       "{\"type\":\"hello\",\"task_id\":7}",
+                       "{\"type\":\"hello\",\"task_id\":\"a\",\"max_jobs\":0}",
+                       "{\"type\":\"hello\",\"task_id\":\"a\",\"max_jobs\":1025}",
+                       "{\"type\":\"hello\",\"task_id\":\"a\",\"max_jobs\":\"2\"}"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     sn_error e2 = {0};
     ck_assert_int_ne(sn_hello_parse(bad[i], strlen(bad[i]), &h, &e2), 0);
     ck_assert_int_eq(e2.code, SN_EBADREQ);
     sn_hello_free(&h);
+  }
+  const char *mj = "{\"type\":\"hello\",\"task_id\":\"a\",\"max_jobs\":1024}";
+  sn_error e3 = {0};
+  ck_assert_int_eq(sn_hello_parse(mj, strlen(mj), &h, &e3), 0);
+  ck_assert_uint_eq(h.max_jobs, 1024);
+  sn_hello_free(&h);
+  ck_assert_int_eq(sn_hello_parse("{\"type\":\"hello\",\"task_id\":\"a\"}", 30, &h, &e3), 0);
+  ck_assert_uint_eq(h.max_jobs, 1); /* absent: one job at a time */
+  sn_hello_free(&h);
+}
+END_TEST
+
+/* The node frames coalesced replies itself (sn_wsout.c): each length form,
+ * decoded back by the SDK's own parser. */
+START_TEST(ws_frames_written_by_the_node) {
+  size_t lens[] = {0, 1, 125, 126, 65535, 65536, 70000};
+  for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+    sn_buf b;
+    char *payload = malloc(lens[i] + 1);
+    sn_wframe f;
+    memset(payload, 'a' + (int)i, lens[i]);
+    sn_buf_init(&b, 0);
+    sn_wsout_append(&b, payload, lens[i], (int)(i & 1));
+    sn_wsout_append(&b, "x", 1, 0); /* a second frame right behind it */
+    ck_assert_int_eq(sn_wframe_parse((unsigned char *)sn_buf_data(&b), b.len, &f), 1);
+    ck_assert_uint_eq(f.payload_len, lens[i]);
+    ck_assert_int_eq(f.opcode, (i & 1) ? 2 : 1);
+    ck_assert(f.fin); /* and unmasked: the parser refuses masked frames from a server */
+    ck_assert(lens[i] == 0 || memcmp(sn_buf_data(&b) + f.header_len, payload, lens[i]) == 0);
+    ck_assert_uint_eq(b.len, f.header_len + lens[i] + 3);
+    sn_buf_free(&b);
+    free(payload);
   }
 }
 END_TEST
@@ -248,6 +284,7 @@ Suite *sn_parsers_suite(void) {
   TCase *tc = tcase_create("core");
   tcase_add_test(tc, url_args_and_numbers);
   tcase_add_test(tc, worker_frames);
+  tcase_add_test(tc, ws_frames_written_by_the_node);
   tcase_add_test(tc, zinit_replies_and_states);
   tcase_add_test(tc, redis_replies);
   tcase_add_test(tc, redis_huge_array);

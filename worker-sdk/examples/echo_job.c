@@ -1,7 +1,8 @@
 /* echo_job: takes jobs and returns their payload as the output. A payload
  * {"parts":[...]} is streamed back part by part (partial frames) first, the
  * way an LLM worker streams tokens. {"fail":"text"} ends the job with an error.
- *   exec: the node's environment; net: echo_job --url URL --task ID [--kind K] */
+ *   exec: the node's environment; net: echo_job --url URL --task ID [--kind K]
+ *   --max-jobs N: the node may send N jobs at once (each is still answered in turn). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@ static void on_stop(sn_worker *w, void *ud) {
 int main(int argc, char **argv) {
   sn_worker_opts o = {0};
   int err = 0;
+  unsigned max_jobs = 1;
   sn_worker *w;
   if (argc > 1 && strcmp(argv[1], "--health-check") == 0)
     return sn_worker_health_check(3000);
@@ -44,11 +46,17 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[i], "--task") == 0) o.task_id = argv[i + 1];
     else if (strcmp(argv[i], "--token") == 0) o.token = argv[i + 1];
     else if (strcmp(argv[i], "--kind") == 0) o.kind = argv[i + 1];
+    else if (strcmp(argv[i], "--max-jobs") == 0) max_jobs = (unsigned)atoi(argv[i + 1]);
   }
   o.accept_tasks = 1;
   w = o.url ? sn_worker_new(&o, &err) : sn_worker_from_env(&err);
   if (w == NULL) {
     fprintf(stderr, "echo_job: %s\n", sn_worker_strerror(err));
+    return 2;
+  }
+  if (sn_worker_set_max_jobs(w, max_jobs) != 0) {
+    fprintf(stderr, "echo_job: --max-jobs must be 1 to 1024\n");
+    sn_worker_free(w);
     return 2;
   }
   sn_worker_on_job(w, on_job, NULL);
