@@ -1,6 +1,6 @@
 #include "sn_mirror_int.h"
+#include "sn_ruv.h"
 
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <fcntl.h>
@@ -529,7 +529,12 @@ static void sn__resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res
   }
   rc->ac->data = m;
   sn_hero_bound_reader(rc->ac->c.reader);
-  redisLibuvAttach(rc->ac, m->n->loop);
+  if (sn_ruv_attach(rc->ac, m->n->loop) != REDIS_OK) {
+    redisAsyncFree(rc->ac);
+    rc->ac = NULL;
+    sn__retry_later(rc);
+    return;
+  }
   redisAsyncSetConnectCallback(rc->ac, sn__connected);
   redisEnableKeepAlive(&rc->ac->c); /* a peer that vanished is noticed by TCP */
   redisAsyncSetDisconnectCallback(rc->ac, sn__disconnected);
