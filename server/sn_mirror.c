@@ -167,6 +167,7 @@ void sn_mirror_item(sn_mirror *m, sn_task *t, const void *data, size_t len, int 
 /* ---- jobs ---- */
 
 #define SN_WORKER_QUEUE_KEEP "99" /* LTRIM 0 99: the last 100 ids dispatched to a worker */
+#define SN_WORKER_QUEUE_TRIM_EVERY 16 /* so a worker's list holds at most 100 + 15 ids */
 
 static char *sn__script(const sn_job *j) {
   /* A JSON string payload stays a string; anything else is its JSON text. */
@@ -274,7 +275,12 @@ void sn_mirror_job(sn_mirror *m, sn_job *j) {
   if (j->output)
     output = json_dumps(j->output, JSON_COMPACT | JSON_ENCODE_ANY);
   nf = sn__job_fields(j, f, num, script, output, worker);
-  if (ended && j->from_queue) {
+  if (!ended && j->from_queue && j->ran_on[0]) {
+    /* Dispatched or started, taken from a shared queue whose hash we just
+     * read: only what changed (the end writes the whole hash again). */
+    sn_mirror_cmdv(m, 0, "HSET", key, "status", sn__status_hero(j->status), "sn_status", sn__jstatus[j->status],
+                   "updated_at", num[3], "sn_retries", num[0], "worker_id", worker, NULL);
+  } else if (ended && j->from_queue) {
     sn__end_from_queue(m, j, key, f, nf, output, jttl);
   } else {
     /* Any other end is written in one transaction: the hash and the reply. */
@@ -304,9 +310,11 @@ void sn_mirror_job(sn_mirror *m, sn_job *j) {
     char wq[500];
     snprintf(wq, sizeof(wq), "hero:work_queue:%s", worker);
     sn_mirror_cmdv(m, 0, "LPUSH", wq, j->id, NULL);
-    sn_mirror_cmdv(m, 0, "LTRIM", wq, "0", SN_WORKER_QUEUE_KEEP, NULL);
-    if (jttl[0])
-      sn_mirror_cmdv(m, 0, "EXPIRE", wq, jttl, NULL);
+    if (j->task == NULL || j->task->wq_pushes++ % SN_WORKER_QUEUE_TRIM_EVERY == 0) {
+      sn_mirror_cmdv(m, 0, "LTRIM", wq, "0", SN_WORKER_QUEUE_KEEP, NULL);
+      if (jttl[0])
+        sn_mirror_cmdv(m, 0, "EXPIRE", wq, jttl, NULL);
+    }
   }
   free(script);
   free(output);

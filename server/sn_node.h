@@ -156,6 +156,7 @@ struct sn_task {
   sn_pool *pool;            /* the pool this task is an instance of, or NULL */
   sn_conn *claimed_by;      /* the client holding this worker (claim), borrowed */
   uint64_t jobs_done, jobs_failed; /* failed: ended in error or timeout */
+  unsigned wq_pushes;       /* ids pushed to its hero:work_queue:{worker_id} (trimmed every 16th) */
   uint64_t err_times[16];   /* recent job errors, for the err_kill budget */
   size_t err_n;
   /* worker output kept for `logs` */

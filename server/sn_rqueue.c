@@ -7,6 +7,10 @@
  * both requeue them). A node that reconnects recovers its own list, and
  * rewrites the jobs it owns when Redis came back empty.
  *
+ * With room for several jobs of a kind the node takes what is queued in one
+ * script (up to SN_RQ_TAKE_MAX ids), and blocks in BLMOVE only when there was
+ * nothing.
+ *
  * Each kind this node has a free worker for gets a connection of its own,
  * because a blocking BLMOVE holds its connection and names one queue: a job
  * of any kind is taken the moment it arrives, whatever the other kinds do. */
@@ -78,7 +82,7 @@ static const char sn__lua_hold[] = "if not redis.call('LPOS', KEYS[1], ARGV[1]) 
  * more free workers than jobs of the kind already on their way to them (ids
  * taken whose hash is being read, jobs queued here). Taking more would leave
  * jobs waiting in this node's processing list that another node could run. */
-static int sn__kind_free(sn_mirror *m, const char *kind) {
+static long sn__kind_room(sn_mirror *m, const char *kind) {
   sn_node *n = m->n;
   sn_list *pos, *tmp;
   long room = 0;
@@ -96,34 +100,83 @@ static int sn__kind_free(sn_mirror *m, const char *kind) {
     sn_job *j = sn_list_entry(pos, sn_job, qlink);
     room -= j->want_task[0] == '\0' && strcmp(j->kind, kind) == 0;
   }
-  return room > 0;
+  return room > 0 ? room : 0;
+}
+
+/* Most ids taken in one round trip: a node with room for many jobs of a kind
+ * takes what is queued at once instead of one BLMOVE (one round trip) each. */
+#define SN_RQ_TAKE_MAX 64
+
+/* take(n): up to n ids moved from the queue (KEYS[1]) to our processing list
+ * (KEYS[2]), oldest first, without blocking. */
+static const char sn__lua_take[] = "local out = {}\n"
+                                   "for i = 1, tonumber(ARGV[1]) do\n"
+                                   "  local id = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')\n"
+                                   "  if not id then break end\n"
+                                   "  out[i] = id\n"
+                                   "end\n"
+                                   "return out\n";
+
+static void sn__adopt(sn_rconn *rc, const char *id) {
+  sn_mirror *m = rc->m;
+  sn_log(SN_LOG_DEBUG, NULL, "took job %s from hero:work_queue:%s", id, rc->kind);
+  json_object_set_new(m->adopting, id, json_string(rc->kind));
+  sn_mirror_read_job(m, id, 1); /* if the command connection is down, resync finds it */
 }
 
 static void sn__moved(redisAsyncContext *ac, void *r, void *priv) {
   sn_rconn *rc = priv;
-  sn_mirror *m = rc->m;
   const char *id = sn_hero_popped(r);
   (void)ac;
   rc->popping = 0;
   if (r == NULL)
     return; /* the connection went: re-armed when it is back */
-  if (id) {
-    sn_log(SN_LOG_DEBUG, NULL, "took job %s from hero:work_queue:%s", id, rc->kind);
-    json_object_set_new(m->adopting, id, json_string(rc->kind));
-    sn_mirror_read_job(m, id, 1); /* if the command connection is down, resync finds it */
-  }
+  if (id)
+    sn__adopt(rc, id);
   sn_rqueue_arm(rc);
+}
+
+static void sn__block(sn_rconn *rc) {
+  char src[200];
+  snprintf(src, sizeof(src), "hero:work_queue:%s", rc->kind);
+  /* RIGHT to LEFT: producers LPUSH, so the oldest id is taken first. */
+  if (redisAsyncCommand(rc->ac, sn__moved, rc, "BLMOVE %s %s RIGHT LEFT " SN_RQ_BLOCK_S, src, rc->m->processing) ==
+      REDIS_OK)
+    rc->popping = 1;
+}
+
+static void sn__taken(redisAsyncContext *ac, void *r, void *priv) {
+  sn_rconn *rc = priv;
+  const redisReply *rep = r;
+  size_t got = 0;
+  (void)ac;
+  rc->popping = 0;
+  if (rep == NULL)
+    return; /* the connection went: re-armed when it is back */
+  if (rep->type == REDIS_REPLY_ARRAY)
+    for (size_t i = 0; i < rep->elements; i++) {
+      const char *id = sn_hero_popped(rep->element[i]);
+      got++;
+      if (id)
+        sn__adopt(rc, id);
+    }
+  if (got == 0 && !rc->m->closing && sn__kind_room(rc->m, rc->kind) > 0)
+    sn__block(rc); /* nothing queued: wait for the next id */
+  else
+    sn_rqueue_arm(rc);
 }
 
 void sn_rqueue_arm(sn_rconn *rc) {
   sn_mirror *m = rc->m;
-  char src[200];
-  if (!rc->up || rc->popping || m->closing || !sn__kind_free(m, rc->kind))
+  char src[200], n[24];
+  long room;
+  if (!rc->up || rc->popping || m->closing || (room = sn__kind_room(m, rc->kind)) == 0)
     return;
+  if (room == 1)
+    return sn__block(rc);
   snprintf(src, sizeof(src), "hero:work_queue:%s", rc->kind);
-  /* RIGHT to LEFT: producers LPUSH, so the oldest id is taken first. */
-  if (redisAsyncCommand(rc->ac, sn__moved, rc, "BLMOVE %s %s RIGHT LEFT " SN_RQ_BLOCK_S, src, m->processing) ==
-      REDIS_OK)
+  snprintf(n, sizeof(n), "%ld", room < SN_RQ_TAKE_MAX ? room : SN_RQ_TAKE_MAX);
+  if (redisAsyncCommand(rc->ac, sn__taken, rc, "EVAL %s 2 %s %s %s", sn__lua_take, src, m->processing, n) == REDIS_OK)
     rc->popping = 1;
 }
 

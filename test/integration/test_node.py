@@ -638,8 +638,6 @@ def shutdown_ends_streams_and_workers():
     check(not left, "no worker process group survives the node", left)
 
 
-if __name__ == "__main__":
-    sys.exit(run_all(sys.argv[1:]))
 
 
 @test
@@ -659,3 +657,7 @@ def a_flooding_worker_does_not_starve_its_fetcher():
     check(0 <= lost < 30000, "a fetcher ready from the start gets at least 90 % of a flood (was 33 %)",
           (p.returncode, p.stdout, p.stderr[-300:]))
     node.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(run_all(sys.argv[1:]))
