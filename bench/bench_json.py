@@ -54,6 +54,12 @@ def main():
     for r in rows(text):
         # A supernode row's anchor is the Redis row right after it (same workload, same run);
         # a durable-queue row's anchor is also the in-memory batched row.
+        if r["workload"].startswith("floor"):
+            # The bare lws relay: the floor of the one-item-per-frame row before it.
+            one = next((o for o in reversed(out) if o["workload"] == "supernode put x1 -> fetch batch=1"), None)
+            if one:
+                one["floor"] = {"workload": r["workload"], "value": r["value"], "unit": r["unit"],
+                                "ratio": round(one["value"] / r["value"], 2) if r["value"] else None}
         if r["workload"].startswith("redis") and out and not out[-1]["workload"].startswith("redis"):
             out[-1]["anchor"] = {"workload": r["workload"], "value": r["value"], "unit": r["unit"],
                                  "ratio": round(out[-1]["value"] / r["value"], 2) if r["value"] else None}

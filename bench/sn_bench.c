@@ -26,6 +26,7 @@ typedef struct bench_opts {
   long rate; /* items/s the producer keeps to, 0 = as fast as it can */
   int streams; /* the Redis anchor: pipelined XADD -> XREAD COUNT (1), or LPUSH -> RPOP/BRPOP (0) */
   long queue_len; /* the task's queue_len; 0 = as many as the items (nothing dropped) */
+  const char *label; /* the row's name, when not the default */
 } bench_opts;
 
 static uint64_t now_ns(void) {
@@ -428,8 +429,11 @@ static void run_supernode(const bench_opts *o) {
   pthread_create(&a, NULL, sn_producer, &r);
   pthread_join(a, NULL);
   pthread_join(b, NULL);
-  snprintf(name, sizeof(name), "supernode put x%d -> fetch batch=%d%s", o->put_batch, o->fetch_batch,
-           o->rate ? " (paced)" : "");
+  if (o->label)
+    snprintf(name, sizeof(name), "%s", o->label);
+  else
+    snprintf(name, sizeof(name), "supernode put x%d -> fetch batch=%d%s", o->put_batch, o->fetch_batch,
+             o->rate ? " (paced)" : "");
   report(name, &r);
   snprintf(body, sizeof(body), "{\"cmd\":\"remove\",\"task_id\":\"bench%d\"}", round);
   http_post(o->port, body);
@@ -527,8 +531,9 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--rate")) o.rate = atol(argv[i + 1]);
     else if (!strcmp(argv[i], "--redis-streams")) o.streams = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--queue-len")) o.queue_len = atol(argv[i + 1]);
+    else if (!strcmp(argv[i], "--label")) o.label = argv[i + 1];
     else {
-      fprintf(stderr, "usage: sn-bench --port P --redis-port R [--items N --size S --put-batch B --fetch-batch F --rate R --redis-streams 0|1 --queue-len Q]\n");
+      fprintf(stderr, "usage: sn-bench --port P --redis-port R [--items N --size S --put-batch B --fetch-batch F --rate R --redis-streams 0|1 --queue-len Q --label NAME]\n");
       return 2;
     }
   }

@@ -10,6 +10,7 @@
 #include "sn_node.h"
 #include "sn_url.h"
 #include "sn_util.h"
+#include "sn_wsout.h"
 
 #define SN_FETCH_FRAME_MIN (64 * 1024)
 #define SN_FETCH_HTTP_MIN (1024 * 1024)
@@ -283,6 +284,41 @@ static int sn__write_frame(sn_conn *c, int binary) {
   return n < 0 ? -1 : 0;
 }
 
+/* Most frames in one coalesced write to a reader of one item per frame. */
+#define SN_FETCH_COALESCE_MAX 512
+
+/* A reader of one item per frame (batch=1, no consume, no ack) would cost a
+ * send() and two epoll_ctl per item. The frames of the items ready now leave
+ * in one raw write instead (sn_wsout.h), each still a frame of its own: the
+ * reader sees no difference. c->frame holds the first, already built; a
+ * binary item's frame follows its header frame at once. */
+static int sn__write_many(sn_conn *c, sn_task *t, uint64_t *cursor) {
+  sn_buf *b = &c->node->wout;
+  int frames = 1;
+  sn_buf_reset(b);
+  sn_wsout_append(b, sn_buf_data(&c->frame), c->frame.len, 0);
+  while (frames < SN_FETCH_COALESCE_MAX) {
+    uint64_t peek = *cursor;
+    sn_gap gap;
+    sn_item *it = sn_queue_peek(&t->queue, &peek, &gap);
+    if (it == NULL && gap.to <= gap.from)
+      break; /* nothing more ready */
+    if (it && b->len + 2 * SN_WSOUT_HDR_MAX + 256 + 2 * (size_t)it->len > SN_WSOUT_MAX)
+      break; /* the next one goes in the next write */
+    if (!sn__build(c, t, cursor))
+      break;
+    sn_wsout_append(b, sn_buf_data(&c->frame), c->frame.len, 0);
+    if (c->bin_pending) {
+      uint64_t seq = *cursor - 1;
+      sn_item *bin = sn_queue_peek(&t->queue, &seq, &gap);
+      sn_wsout_append(b, bin ? bin->data : "", bin ? bin->len : 0, 1);
+      c->bin_pending = 0;
+    }
+    frames++;
+  }
+  return lws_write(c->wsi, (unsigned char *)sn_buf_data(b), b->len, LWS_WRITE_RAW) < 0 ? -1 : 0;
+}
+
 int sn_fetch_writeable(sn_conn *c) {
   sn_task *t;
   uint64_t cursor;
@@ -313,8 +349,14 @@ int sn_fetch_writeable(sn_conn *c) {
   }
   if (!built)
     return 0;
-  if (sn__write_frame(c, 0))
+  if (c->role == SN_ROLE_WS_FETCH && c->batch == 1 && !c->consume && !c->ack && !c->bin_pending &&
+      c->frame.len < SN_WSOUT_MAX / 4) {
+    if (sn__write_many(c, t, &cursor))
+      return -1;
+    c->cursor = cursor;
+  } else if (sn__write_frame(c, 0)) {
     return -1;
+  }
   if (c->role == SN_ROLE_WS_FETCH)
     sn_fair_after_write(t, c);
   sn_buf_shrink(&c->frame, 4 * SN_FETCH_FRAME_MIN);

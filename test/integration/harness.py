@@ -14,6 +14,7 @@ from snclient import http
 BIN = os.environ.get("SN_BIN", "build/supernode")
 WRAP = os.environ.get("SN_WRAP", "")          # e.g. "valgrind --leak-check=full ..."
 SLOW = 10 if WRAP.startswith("valgrind") else 1  # time scale for waits under valgrind
+SANITIZED = os.environ.get("SN_SANITIZED") == "1"  # set by scripts/test for the ASan build
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 results = {"passed": 0, "failed": 0, "skipped": []}

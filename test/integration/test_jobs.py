@@ -7,7 +7,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SLOW, Node, check, run_all, test, wait_for  # noqa: E402
+from harness import SANITIZED, SLOW, Node, check, run_all, test, wait_for  # noqa: E402
 from snclient import WS  # noqa: E402
 
 BIN_DIR = os.path.dirname(os.path.abspath(os.environ.get("SN_BIN", "build/supernode")))
@@ -212,7 +212,10 @@ def a_stream_client_that_stops_reading():
     check(st and st.get("partials_dropped", 0) > 0, f"{n} partials of 1 KB to a client that does not read: dropped past 1 MiB",
           st and st.get("partials_dropped"))
     if SLOW == 1:
-        check(node.rss_kb() - rss0 < 15000, "node memory stays bounded", (rss0, node.rss_kb()))
+        # 1 MiB of queued partials, lws's buffer of one write, our scratch: about 1 MB here; under
+        # ASan its quarantine (8 MB) and redzones come on top.
+        bound = 20000 if SANITIZED else 5000
+        check(node.rss_kb() - rss0 < bound, f"node memory stays bounded (< {bound} kB)", (rss0, node.rss_kb()))
     got, final = 0, None
     while final is None:
         m = c.recv(timeout=20)

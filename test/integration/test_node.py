@@ -204,6 +204,43 @@ def binary_items_round_trip():
 
 
 @test
+def one_item_frames_written_together_stay_frames():
+    """A reader of one item per frame gets the frames of everything ready in one write: each is
+    still a frame of its own, in order, binary items as header + binary frame, and a gap first
+    when the reader asked for dropped items."""
+    node = Node()
+    node.cmd({"cmd": "start", "task_id": "one", "mode": "net", "queue_len": 3000})
+    w = Worker(node.port, "one")
+    blobs = {}
+    for k in range(3200):
+        if k % 97 == 5:
+            blobs[k] = os.urandom(k % 700 + 1)
+            w.send(blobs[k])
+        else:
+            w.put_items([{"k": k, "pad": "x" * (k % 300)}])
+    wait_for(lambda: node.task("one")["queue"]["next_seq"] == 3201)
+    f = WS(node.port, "/m/fetch/one?from=1")  # batch 1: one item per frame
+    m = f.recv()
+    check(m.get("type") == "gap" and m.get("from") == 1 and m.get("to") == 201, "the 200 dropped first, as a gap", m)
+    seqs, ok = [], True
+    while len(seqs) < 3000:
+        m = f.recv()
+        k = m["seq"] - 1
+        if k in blobs:
+            data = f.recv()
+            ok &= m.get("bin") is True and data == blobs[k]
+        else:
+            ok &= m.get("type") == "data" and m["data"] == {"k": k, "pad": "x" * (k % 300)}
+        seqs.append(m["seq"])
+    check(seqs == list(range(201, 3201)), "3000 frames, one item each, in order", (seqs[:3], seqs[-3:]))
+    check(ok, "each holds its own item; binary ones are followed by their bytes")
+    w.put({"after": True})
+    m = f.recv()
+    check(m.get("type") == "data" and m["data"] == {"after": True} and m["seq"] == 3201, "and the stream goes on live", m)
+    f.close(), w.close()
+    node.stop()
+
+@test
 def error_codes():
     node = Node(config={"max_message_bytes": 65536, "max_tasks": 3})
     P = node.port

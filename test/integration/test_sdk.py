@@ -8,10 +8,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SLOW, Node, check, run_all, test, wait_for  # noqa: E402
+from harness import SANITIZED, SLOW, Node, check, run_all, test, wait_for  # noqa: E402
 from snclient import WS, free_port, http  # noqa: E402
 
-SANITIZED = os.environ.get("SN_SANITIZED") == "1"  # set by scripts/test for the ASan build
 BIN_DIR = os.path.dirname(os.path.abspath(os.environ.get("SN_BIN", "build/supernode")))
 
 
