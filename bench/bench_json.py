@@ -23,6 +23,8 @@ def rows(text):
             section = "durable queues"
         elif s.startswith("supervision"):
             section = "supervision"
+        elif s.startswith("queue memory"):
+            section = "queue memory"
         elif s.startswith("queue_fsync"):
             sub = s.rstrip(":")
         m = re.match(r"(.+?)\s+" + NUM + r"\s+" + NUM + r"\s+" + NUM + r"\s+" + NUM + r"$", s)
@@ -40,6 +42,11 @@ def rows(text):
         if m:
             yield {"section": section, "workload": m.group(1), "value": float(m.group(3)), "unit": "ms (p50)",
                    "p99_ms": float(m.group(4))}
+            continue
+        m = re.match(r"(queue of .+?)\s+" + NUM + r" bytes/item beyond the data \(RSS \+" + NUM + r" MiB\)", s)
+        if m:
+            yield {"section": section, "workload": m.group(1), "value": float(m.group(2)), "unit": "bytes/item overhead",
+                   "rss_growth_mib": float(m.group(3))}
             continue
         m = re.match(r"(\d+ idle supervised tasks.*?)\s+node CPU " + NUM + r"%\s+RSS " + NUM + " MiB", s)
         if m:

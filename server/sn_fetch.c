@@ -28,9 +28,9 @@ static void sn__head(sn_buf *b, const char *type, const char *task_id) {
 
 static void sn__seq_ts(sn_buf *b, const sn_item *it) {
   sn_buf_puts(b, "\"seq\":");
-  sn_buf_u64(b, it->seq);
+  sn_buf_u64(b, sn_item_seq(it));
   sn_buf_puts(b, ",\"ts_ms\":");
-  sn_buf_u64(b, it->ts_ms);
+  sn_buf_u64(b, sn_item_ts(it));
 }
 
 static void sn__gap_frame(sn_buf *b, const char *task_id, const sn_gap *g) {
@@ -46,7 +46,7 @@ static void sn__data_frame(sn_buf *b, const char *task_id, const sn_item *it) {
   sn__head(b, "data", task_id);
   sn_buf_puts(b, ",");
   sn__seq_ts(b, it);
-  if (it->bin) {
+  if (sn_item_bin(it)) {
     sn_buf_puts(b, ",\"bin\":true,\"size\":");
     sn_buf_u64(b, it->len);
     sn_buf_puts(b, "}");
@@ -70,8 +70,8 @@ static void sn__lease(sn_conn *c, sn_task *t, const sn_item *it) {
     c->leases_cap = c->leases_cap ? c->leases_cap * 2 : 64;
     c->leases = sn_realloc(c->leases, c->leases_cap * sizeof(*c->leases));
   }
-  c->leases[c->nleases++] = it->seq;
-  sn_queue_lease(&t->queue, it->seq, 1);
+  c->leases[c->nleases++] = sn_item_seq(it);
+  sn_queue_lease(&t->queue, sn_item_seq(it), 1);
 }
 
 /* Takes every leased item up to seq: the reader has it. */
@@ -221,18 +221,18 @@ static int sn__build(sn_conn *c, sn_task *t, uint64_t *cursor) {
   }
   if (it == NULL)
     return 0;
-  if (it->bin || most == 1) {
+  if (sn_item_bin(it) || most == 1) {
     sn__data_frame(&c->frame, t->conf.task_id, it);
-    *cursor = it->seq + 1;
+    *cursor = sn_item_seq(it) + 1;
     count = 1;
-    if (it->bin)
+    if (sn_item_bin(it))
       c->bin_pending = 1; /* the bytes are copied after the header is written */
     if (c->consume)
       sn__lease(c, t, it);
   } else {
     sn__head(&c->frame, "items", t->conf.task_id);
     sn_buf_puts(&c->frame, ",\"items\":[");
-    while (it && !it->bin && count < most && (count == 0 || c->frame.len + it->len + 64 <= cap)) {
+    while (it && !sn_item_bin(it) && count < most && (count == 0 || c->frame.len + it->len + 64 <= cap)) {
       if (count++)
         sn_buf_puts(&c->frame, ",");
       sn_buf_puts(&c->frame, "{");
@@ -240,7 +240,7 @@ static int sn__build(sn_conn *c, sn_task *t, uint64_t *cursor) {
       sn_buf_puts(&c->frame, ",\"data\":");
       sn_buf_append(&c->frame, it->data, it->len);
       sn_buf_puts(&c->frame, "}");
-      *cursor = it->seq + 1;
+      *cursor = sn_item_seq(it) + 1;
       if (c->consume)
         sn__lease(c, t, it);
       it = sn__next(c, t, cursor, &gap);
@@ -268,9 +268,9 @@ static sn_task *sn__pick(sn_conn *c, uint64_t *cursor) {
       *cursor = gap.from; /* report this gap first */
       return t;
     }
-    if (it && it->gseq < best_g) {
+    if (it && sn_item_gseq(it) < best_g) {
       best = t;
-      best_g = it->gseq;
+      best_g = sn_item_gseq(it);
       best_cur = cur;
     }
   }
@@ -417,12 +417,12 @@ static void sn__http_reply(sn_conn *c, sn_task *t) {
   sn_buf_puts(b, "{\"ok\":true,\"task_id\":\"");
   sn_buf_puts(b, t->conf.task_id);
   sn_buf_puts(b, "\",\"items\":[");
-  while (it && n < c->poll_limit && (n == 0 || b->len + (it->bin ? it->len / 3 * 4 + 4 : it->len) + 64 <= cap)) {
+  while (it && n < c->poll_limit && (n == 0 || b->len + (sn_item_bin(it) ? it->len / 3 * 4 + 4 : it->len) + 64 <= cap)) {
     if (n++)
       sn_buf_puts(b, ",");
     sn_buf_puts(b, "{");
     sn__seq_ts(b, it);
-    if (it->bin) {
+    if (sn_item_bin(it)) {
       sn_buf_puts(b, ",\"bin\":true,\"size\":");
       sn_buf_u64(b, it->len);
       sn_buf_puts(b, ",\"data\":\"");
@@ -433,7 +433,7 @@ static void sn__http_reply(sn_conn *c, sn_task *t) {
       sn_buf_append(b, it->data, it->len);
       sn_buf_puts(b, "}");
     }
-    cursor = it->seq + 1;
+    cursor = sn_item_seq(it) + 1;
     it = sn_queue_peek(&t->queue, &cursor, &g2);
   }
   t->msgs_out += n;

@@ -32,12 +32,12 @@ static uint64_t sn__get64(const unsigned char *p) {
 }
 
 static void sn__item(sn_buf *b, const sn_item *it) {
-  unsigned char t = SN_QL_ITEM, len[4], bin = it->bin;
+  unsigned char t = SN_QL_ITEM, len[4], bin = (unsigned char)sn_item_bin(it);
   for (int i = 0; i < 4; i++)
     len[i] = (unsigned char)(it->len >> (8 * i));
   sn_buf_append(b, &t, 1);
-  sn__u64(b, it->seq);
-  sn__u64(b, it->ts_ms);
+  sn__u64(b, sn_item_seq(it));
+  sn__u64(b, sn_item_ts(it));
   sn_buf_append(b, len, 4);
   sn_buf_append(b, &bin, 1);
   sn_buf_append(b, it->data, it->len);
@@ -173,7 +173,7 @@ static void sn__compact(sn_qlog *l, const sn_queue *q) {
     if (it == NULL)
       break;
     sn__item(&b, it);
-    s = it->seq;
+    s = sn_item_seq(it);
   }
   snprintf(tmp, sizeof(tmp), "%s.tmp", l->path);
   fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

@@ -14,6 +14,7 @@ int sn_queue_init(sn_queue *q, size_t cap, size_t max_bytes) {
     return -1;
   memset(q, 0, sizeof(*q));
   q->slots = sn_calloc(cap, sizeof(*q->slots));
+  sn_list_init(&q->chunks);
   q->cap = cap;
   q->max_bytes = max_bytes;
   q->first_seq = q->next_seq = 1;
@@ -21,12 +22,77 @@ int sn_queue_init(sn_queue *q, size_t cap, size_t max_bytes) {
 }
 
 void sn_queue_free(sn_queue *q) {
+  sn_list *pos, *tmp;
   if (q->slots == NULL)
     return;
-  for (size_t i = 0; i < q->span; i++)
-    free(q->slots[(q->head + i) % q->cap]);
+  sn_list_foreach(pos, tmp, &q->chunks) {
+    sn_list_remove(pos);
+    free(sn_list_entry(pos, sn_qchunk, link));
+  }
   free(q->slots);
   q->slots = NULL;
+}
+
+/* ---- chunks ---- */
+
+#define SN_QCHUNK_MIN 1024u         /* a small queue's chunks stay small */
+#define SN_QCHUNK_MAX (64u << 10)
+
+static size_t sn__item_size(size_t len) { return (sizeof(sn_item) + len + 3) & ~(size_t)3; }
+
+/* A chunk about an eighth of what the queue holds, so a small or idle queue
+ * costs a kilobyte and a big one allocates rarely. */
+static sn_qchunk *sn__chunk_new(sn_queue *q, size_t need) {
+  size_t size = q->bytes / 8;
+  sn_qchunk *ch;
+  if (size < SN_QCHUNK_MIN)
+    size = SN_QCHUNK_MIN;
+  if (size > SN_QCHUNK_MAX)
+    size = SN_QCHUNK_MAX;
+  if (size < need)
+    size = need;
+  ch = sn_malloc(sizeof(*ch) + size);
+  ch->size = (uint32_t)size;
+  ch->used = ch->live = ch->pad = 0;
+  sn_list_push(&q->chunks, &ch->link);
+  return ch;
+}
+
+/* Room for an item of `need` bytes whose offsets from the chunk's bases fit. */
+static int sn__fits(const sn_qchunk *ch, size_t need, uint64_t seq, uint64_t ts, uint64_t gseq) {
+  return ch->used + need <= ch->size && seq - ch->seq0 <= UINT32_MAX && ts >= ch->ts0 &&
+         ts - ch->ts0 <= UINT32_MAX && gseq >= ch->gseq0 && gseq - ch->gseq0 <= UINT32_MAX;
+}
+
+static sn_item *sn__alloc(sn_queue *q, size_t len, uint64_t seq, uint64_t ts, uint64_t gseq) {
+  size_t need = sn__item_size(len);
+  sn_qchunk *ch = sn_list_empty(&q->chunks) ? NULL : sn_list_entry(q->chunks.prev, sn_qchunk, link);
+  sn_item *it;
+  if (ch == NULL || !sn__fits(ch, need, seq, ts, gseq))
+    ch = sn__chunk_new(q, need);
+  if (ch->used == 0) { /* a new chunk: its bases are this item's values */
+    ch->seq0 = seq;
+    ch->ts0 = ts;
+    ch->gseq0 = gseq;
+  }
+  it = (sn_item *)(void *)(ch->items + ch->used);
+  it->len = (uint32_t)len;
+  it->off = (uint32_t)((unsigned char *)it - (unsigned char *)ch);
+  it->dseq = (uint32_t)(seq - ch->seq0);
+  it->dts = (uint32_t)(ts - ch->ts0);
+  it->dgseq = (uint32_t)(gseq - ch->gseq0);
+  ch->used += (uint32_t)need;
+  ch->live++;
+  return it;
+}
+
+/* The item left the queue: its chunk goes when nothing in it is left. */
+static void sn__release(sn_item *it) {
+  sn_qchunk *ch = (sn_qchunk *)sn_item_chunk(it);
+  if (--ch->live > 0)
+    return;
+  sn_list_remove(&ch->link);
+  free(ch);
 }
 
 /* Advances head past holes left by consumers, so the oldest slot is live. */
@@ -44,31 +110,29 @@ static void sn__drop_oldest(sn_queue *q) {
   q->len--;
   q->bytes -= it->len;
   q->dropped++;
-  q->last_drop_seq = it->seq;
-  free(it);
+  q->last_drop_seq = sn_item_seq(it);
+  sn__release(it);
   sn__trim(q);
 }
 
 sn_item *sn_queue_push(sn_queue *q, const void *data, size_t len, int bin, uint64_t ts_ms,
                        uint64_t gseq) {
   sn_item *it;
+  uint64_t seq;
 
-  if ((q->max_bytes && len > q->max_bytes) || len > UINT32_MAX)
+  if ((q->max_bytes && len > q->max_bytes) || len > SN_QITEM_MAX)
     return NULL;
   while (q->span == q->cap || (q->max_bytes && q->bytes + len > q->max_bytes))
     sn__drop_oldest(q);
-  it = sn_malloc(sizeof(*it) + len + 1);
-  it->seq = q->next_seq++;
-  it->ts_ms = ts_ms;
-  it->gseq = gseq;
-  it->len = (uint32_t)len;
-  it->bin = (uint8_t)(bin != 0);
-  it->leased = 0;
-  memcpy(it->data, data, len);
-  it->data[len] = '\0';
+  seq = q->next_seq++;
+  it = sn__alloc(q, len, seq, ts_ms, gseq);
+  if (bin)
+    it->off |= SN_ITEM_BIN;
+  if (len)
+    memcpy(it->data, data, len);
   if (q->span == 0)
-    q->first_seq = it->seq;
-  q->slots[sn__slot(q, it->seq)] = it;
+    q->first_seq = seq;
+  q->slots[sn__slot(q, seq)] = it;
   q->span++;
   q->len++;
   q->bytes += len;
@@ -86,7 +150,7 @@ static sn_item *sn__peek(sn_queue *q, uint64_t *cursor, sn_gap *gap, int skip_le
   }
   while (*cursor < q->next_seq) {
     sn_item *it = q->slots[sn__slot(q, *cursor)];
-    if (it && !(skip_leased && it->leased))
+    if (it && !(skip_leased && sn_item_leased(it)))
       return it;
     (*cursor)++; /* a hole left by a consumer (or its lease): skipped silently */
   }
@@ -101,7 +165,10 @@ int sn_queue_lease(sn_queue *q, uint64_t seq, int leased) {
   sn_item *it;
   if (seq < q->first_seq || seq >= q->next_seq || (it = q->slots[sn__slot(q, seq)]) == NULL)
     return 0;
-  it->leased = (uint8_t)(leased != 0);
+  if (leased)
+    it->off |= SN_ITEM_LEASED;
+  else
+    it->off &= ~SN_ITEM_LEASED;
   return 1;
 }
 
@@ -118,7 +185,7 @@ void sn_queue_take(sn_queue *q, uint64_t seq) {
   q->len--;
   q->bytes -= it->len;
   q->consumed++;
-  free(it);
+  sn__release(it);
   sn__trim(q);
 }
 

@@ -11,18 +11,47 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sn_list.h"
+
+/* Items live packed in chunks (a FIFO of blocks of up to SN_QCHUNK_MAX bytes),
+ * not one allocation each: 20 bytes of header, the data, padding to 4. seq,
+ * ts_ms and gseq are kept as 32-bit offsets from their chunk's base (a push
+ * whose offsets do not fit starts a new chunk). With the slot pointer that is
+ * 28-31 bytes per item beyond its data, where a malloc each cost 52 (its own
+ * header and rounding, and a 32-byte item header). */
+typedef struct sn_qchunk {
+  sn_list link;       /* in the queue's chunks, oldest first */
+  uint64_t seq0, ts0, gseq0;
+  uint32_t size;      /* bytes for items */
+  uint32_t used;      /* bytes taken by items so far */
+  uint32_t live;      /* items still in the queue */
+  uint32_t pad;
+  unsigned char items[]; /* 8-aligned */
+} sn_qchunk;
+
+#define SN_ITEM_BIN (1u << 31)    /* in off: raw bytes rather than JSON */
+#define SN_ITEM_LEASED (1u << 30) /* in off: sent to a consumer that has not confirmed it yet */
+#define SN_ITEM_OFF_MASK (SN_ITEM_LEASED - 1)
+
 typedef struct sn_item {
-  uint64_t seq;
-  uint64_t ts_ms;
-  uint64_t gseq; /* node-wide arrival order, for the all-tasks stream */
   uint32_t len;
-  uint8_t bin;   /* raw bytes rather than JSON */
-  uint8_t leased; /* sent to a consumer that has not confirmed it yet */
-  char data[];   /* len bytes, then a NUL */
+  uint32_t off;   /* bytes from its chunk's start, plus the flags above */
+  uint32_t dseq, dts, dgseq; /* seq, ts_ms and gseq less the chunk's bases */
+  char data[];    /* len bytes (no NUL) */
 } sn_item;
 
+static inline const sn_qchunk *sn_item_chunk(const sn_item *it) {
+  return (const sn_qchunk *)(const void *)((const char *)it - (it->off & SN_ITEM_OFF_MASK));
+}
+static inline uint64_t sn_item_seq(const sn_item *it) { return sn_item_chunk(it)->seq0 + it->dseq; }
+static inline uint64_t sn_item_ts(const sn_item *it) { return sn_item_chunk(it)->ts0 + it->dts; }
+static inline uint64_t sn_item_gseq(const sn_item *it) { return sn_item_chunk(it)->gseq0 + it->dgseq; }
+static inline int sn_item_bin(const sn_item *it) { return (it->off & SN_ITEM_BIN) != 0; }
+static inline int sn_item_leased(const sn_item *it) { return (it->off & SN_ITEM_LEASED) != 0; }
+
 typedef struct sn_queue {
-  sn_item **slots;
+  sn_item **slots;     /* by seq: the item, or NULL for a hole */
+  sn_list chunks;      /* sn_qchunk, oldest first; owned */
   size_t cap;          /* queue_len */
   size_t max_bytes;    /* queue_bytes, 0 = unbounded */
   size_t head;         /* slot holding first_seq */
@@ -36,6 +65,9 @@ typedef struct sn_queue {
   uint64_t last_drop_seq; /* highest seq ever dropped, 0 if none */
 } sn_queue;
 
+/* Largest item: offsets within a chunk must fit in 30 bits. */
+#define SN_QITEM_MAX ((size_t)SN_ITEM_OFF_MASK - 4096)
+
 typedef struct sn_gap {
   uint64_t from, to; /* seqs from..to-1 were dropped; from == to means no gap */
 } sn_gap;
@@ -44,7 +76,8 @@ int sn_queue_init(sn_queue *q, size_t cap, size_t max_bytes);
 void sn_queue_free(sn_queue *q);
 
 /* Copies len bytes into a new item with the next seq. Returns the item (owned by
- * the queue) or NULL if the item alone exceeds max_bytes. */
+ * the queue, valid until it is dropped or taken) or NULL if the item alone exceeds
+ * max_bytes (or SN_QITEM_MAX). */
 sn_item *sn_queue_push(sn_queue *q, const void *data, size_t len, int bin, uint64_t ts_ms,
                        uint64_t gseq);
 

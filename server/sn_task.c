@@ -355,7 +355,7 @@ int sn_task_push(sn_task *t, const void *data, size_t len, int bin, uint64_t ts_
   t->msgs_in++;
   sn_qlog_put(&t->qlog, it);
   if (t->node->mirror)
-    sn_mirror_item(t->node->mirror, t, data, len, bin, it->seq, ts_ms);
+    sn_mirror_item(t->node->mirror, t, data, len, bin, sn_item_seq(it), ts_ms);
   return 0;
 }
 

@@ -128,13 +128,13 @@ START_TEST(queue_leases_hide_items_from_other_consumers) {
   for (int i = 0; i < 3; i++)
     sn_queue_push(&q, "1", 1, 0, 0, 0);
   ck_assert_int_eq(sn_queue_lease(&q, 1, 1), 1);
-  ck_assert_uint_eq(sn_queue_peek_free(&q, &cur, &g)->seq, 2); /* consumers skip it */
+  ck_assert_uint_eq(sn_item_seq(sn_queue_peek_free(&q, &cur, &g)), 2); /* consumers skip it */
   cur = 1;
-  ck_assert_uint_eq(sn_queue_peek(&q, &cur, &g)->seq, 1); /* cursor readers still see it */
+  ck_assert_uint_eq(sn_item_seq(sn_queue_peek(&q, &cur, &g)), 1); /* cursor readers still see it */
   ck_assert_uint_eq(q.len, 3);
   ck_assert_int_eq(sn_queue_lease(&q, 1, 0), 1); /* returned */
   cur = 1;
-  ck_assert_uint_eq(sn_queue_peek_free(&q, &cur, &g)->seq, 1);
+  ck_assert_uint_eq(sn_item_seq(sn_queue_peek_free(&q, &cur, &g)), 1);
   sn_queue_lease(&q, 1, 1);
   sn_queue_take(&q, 1);
   ck_assert_uint_eq(q.len, 2);
@@ -259,13 +259,13 @@ START_TEST(queue_log_replays_and_survives_a_cut_record) {
   ck_assert_uint_eq(r.dropped, 3);
   ck_assert_uint_eq(r.consumed, 1);
   sn_item *it = sn_queue_peek(&r, &cur, &g);
-  ck_assert_uint_eq(it->seq, 4);
-  ck_assert_uint_eq(it->ts_ms, 103);
-  ck_assert_str_eq(it->data, "3");
+  ck_assert_uint_eq(sn_item_seq(it), 4);
+  ck_assert_uint_eq(sn_item_ts(it), 103);
+  ck_assert(item_is(it, "3"));
   cur = 5;
-  ck_assert_uint_eq(sn_queue_peek(&r, &cur, &g)->seq, 6); /* the taken one stays a hole */
+  ck_assert_uint_eq(sn_item_seq(sn_queue_peek(&r, &cur, &g)), 6); /* the taken one stays a hole */
   cur = 8;
-  ck_assert_int_eq(sn_queue_peek(&r, &cur, &g)->bin, 1);
+  ck_assert_int_eq(sn_item_bin(sn_queue_peek(&r, &cur, &g)), 1);
   /* A rewrite keeps the window and the counters. */
   sn_qlog_rewrite(&l, &r);
   sn_qlog_close(&l, 0);
