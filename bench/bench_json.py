@@ -34,6 +34,10 @@ def rows(text):
                    "workload": m.group(1), "value": float(m.group(2)), "unit": unit,
                    "p50_ms": float(m.group(3)), "p99_ms": float(m.group(4)), "lost_or_errors": float(m.group(5))}
             continue
+        m = re.match(r"(median of 3: .+?)\s+" + NUM + r"\s+-\s+-\s+0$", s)
+        if m:
+            yield {"section": section, "workload": m.group(1), "value": float(m.group(2)), "unit": "items/s"}
+            continue
         m = re.match(r"(bench_put --batch \d+)\s+items \d+ seconds [0-9.]+ items_per_s " + NUM, s)
         if m:
             yield {"section": section, "workload": m.group(1), "value": float(m.group(2)), "unit": "items/s"}
@@ -67,6 +71,9 @@ def main():
             if one:
                 one["floor"] = {"workload": r["workload"], "value": r["value"], "unit": r["unit"],
                                 "ratio": round(one["value"] / r["value"], 2) if r["value"] else None}
+        if r["workload"].startswith("median of 3: redis") and out:
+            out[-1]["anchor"] = {"workload": r["workload"], "value": r["value"], "unit": r["unit"],
+                                 "ratio": round(out[-1]["value"] / r["value"], 2) if r["value"] else None}
         if r["workload"].startswith("redis") and out and not out[-1]["workload"].startswith("redis"):
             out[-1]["anchor"] = {"workload": r["workload"], "value": r["value"], "unit": r["unit"],
                                  "ratio": round(out[-1]["value"] / r["value"], 2) if r["value"] else None}
