@@ -57,6 +57,7 @@ for k, v in frames.items():
     put("wch", "f_" + k, b"\x00" + v.encode())
 put("wch", "hello", b"\x01" + b'{"type":"hello","task_id":"cam1","token":"abc","pid":4242,"kind":"echo","accept_tasks":true}')
 put("wch", "probe", b"\x01" + b'{"type":"hello","task_id":"t:1","probe":true}')
+put("wch", "max_jobs", b"\x01" + b'{"type":"hello","task_id":"w2","accept_tasks":true,"max_jobs":1024}')
 
 cmds = [
     {"cmd": "start", "task_id": "cam1", "mode": "net", "queue_len": 5000},
