@@ -661,8 +661,17 @@ int sn_jobs_from_redis(sn_node *n, json_t *h, int adopt) {
       sn__remote_end(j, h);
     return 0;
   }
-  if (j && sn__ended(j))
-    return -1; /* ended here already (timed out while queued) */
+  if (j && sn__ended(j)) {
+    /* It ended here already, yet its id was queued again: the end we wrote
+     * was lost (Redis restarted empty, and the submitter, finding no hash,
+     * queued the job again). Write the end again rather than drop the id: the
+     * first end written wins, and the script takes the id out of our list.
+     * Dropping it left the job "queued" in no list, its waiter waiting. */
+    sn_log(SN_LOG_WARN, NULL, "job %s ended here already and was queued again: its end is written again", j->id);
+    j->from_queue = 1;
+    sn_mirror_job(n->mirror, j);
+    return 0;
+  }
   if (j && j->from_queue)
     return 0; /* taken twice (requeued while we held it): it runs here once */
   if (st && sn__parse_status(st) >= SN_J_FINISHED)

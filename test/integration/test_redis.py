@@ -451,5 +451,32 @@ def a_node_declared_dead_reports_nothing_twice():
     r.stop()
 
 
+@test
+def a_job_that_ended_here_and_comes_back_gets_its_end_again():
+    """Redis loses a job's end (restarted empty) and the submitter, finding no hash, queues the job
+    again: the node that ran it, taking the id again, writes its end again instead of dropping
+    the id (found by the chaos run: the job sat "queued" in no list and its waiter waited)."""
+    r = Redis()
+    node = Node(config={"redis_url": r.url, "node_id": "nE"})
+    wait_for(lambda: node.stat()[1]["node"]["redis"] == "connected")
+    echo_worker(node, "e1")
+    hash_args = ["id", "back-1", "script_type", "echo", "script", "once", "timeout", "60"]
+    r.cli("HSET", "hero:job:back-1", *hash_args)
+    r.cli("LPUSH", "hero:work_queue:echo", "back-1")
+    check(wait_for(lambda: r.hgetall("hero:job:back-1").get("sn_status") == "finished"), "the job runs and ends")
+    r.cli("DEL", "hero:job:back-1", "hero:reply:back-1")  # the end is lost, as in a restart
+    r.cli("HSET", "hero:job:back-1", *hash_args)  # the submitter writes it again and queues it
+    r.cli("LPUSH", "hero:work_queue:echo", "back-1")
+    h = wait_for(lambda: (lambda h: h if h.get("sn_status") == "finished" else None)(r.hgetall("hero:job:back-1")))
+    check(h is not None and h.get("output") == '"once"', "its end is written again", r.hgetall("hero:job:back-1"))
+    check(r.cli("LLEN", "hero:reply:back-1") == "1" and r.cli("LINDEX", "hero:reply:back-1", "0") == '"once"',
+          "and its reply, once")
+    check(wait_for(lambda: r.cli("LLEN", "hero:processing:nE") == "0") and r.cli("LLEN", "hero:work_queue:echo") == "0",
+          "and the id is in no list")
+    check(node.task("e1")["jobs_done"] == 1, "it did not run twice", node.task("e1")["jobs_done"])
+    node.stop()
+    r.stop()
+
+
 if __name__ == "__main__":
     sys.exit(run_all(sys.argv[1:]))
