@@ -18,6 +18,11 @@ import tempfile
 import threading
 import time
 
+# The run's directories (nodes' logs, Redis's) under one: removed when the run is ok, kept (and
+# said) when not, so that whoever looks into a failure has the logs.
+RUN_DIR = tempfile.mkdtemp(prefix="chaos-run-")
+tempfile.tempdir = RUN_DIR
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "../test/integration"))
 from snclient import WS, Worker, free_port, http, wait  # noqa: E402
@@ -278,5 +283,10 @@ print(f"node A RSS before {rss_before} kB, after {rss_after} kB")
 print(f"orphans left {len(orphans)} {orphans[:3] if orphans else ''}")
 bad = lost or data["delivered"] + data["gaps"] != data["produced"] or data["disorder"] or orphans
 print("chaos: FAILED" if bad else "chaos: ok")
+if bad:
+    print(f"logs of this run kept in {RUN_DIR}")
+else:
+    import shutil
+    shutil.rmtree(RUN_DIR, ignore_errors=True)
 print(f"{0 if bad else 1} passed, {1 if bad else 0} failed")
 sys.exit(1 if bad else 0)

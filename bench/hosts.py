@@ -21,6 +21,10 @@ import sys
 import tempfile
 import threading
 import time
+
+# The run's directories under one: removed when every check passed, kept (and said) when not.
+RUN_DIR = tempfile.mkdtemp(prefix="sn-hosts-run-")
+tempfile.tempdir = RUN_DIR
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../test/integration"))
@@ -167,6 +171,7 @@ def main():
     if os.geteuid() != 0 or shutil.which("ip") is None:
         print("hosts-test: skipped: it needs root and `ip netns` (iproute2) to make network namespaces")
         print("0 passed, 0 failed")
+        shutil.rmtree(RUN_DIR, ignore_errors=True)
         return 0
     try:
         net = Net(["r", "h1", "h2", "h3"])
@@ -174,6 +179,7 @@ def main():
         Net.cleanup_partial()
         print(f"hosts-test: skipped: cannot make network namespaces here ({e})")
         print("0 passed, 0 failed")
+        shutil.rmtree(RUN_DIR, ignore_errors=True)
         return 0
     procs = []
     try:
@@ -296,6 +302,10 @@ def main():
         net.remove()
         say("namespaces and bridge removed")
     print(f"{results['passed']} passed, {results['failed']} failed")
+    if results["failed"]:
+        print(f"logs of this run kept in {RUN_DIR}")
+    else:
+        shutil.rmtree(RUN_DIR, ignore_errors=True)
     return 1 if results["failed"] else 0
 
 

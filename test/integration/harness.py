@@ -19,6 +19,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 results = {"passed": 0, "failed": 0, "skipped": []}
 
+# Every temporary directory of a run (nodes' logs and state, Redis's, Chromium's...) goes under
+# one, removed at the end when everything passed and kept, with its path said, when not: runs
+# used to leave thousands behind in /tmp.
+RUN_DIR = tempfile.mkdtemp(prefix="sn-run-")
+tempfile.tempdir = RUN_DIR
+
 
 def shared_tool(name):
     """A tool from the design contract's shared/tools: $SN_SHARED_TOOLS, or ../shared/tools beside
@@ -141,6 +147,11 @@ def run_all(only=None):
     if results["skipped"]:
         print(f"{len(results['skipped'])} skipped: " + "; ".join(results["skipped"]), flush=True)
     print(f"{results['passed']} passed, {results['failed']} failed", flush=True)
+    if results["failed"]:
+        print(f"logs and state of this run kept in {RUN_DIR}", flush=True)
+    else:
+        import shutil
+        shutil.rmtree(RUN_DIR, ignore_errors=True)
     return 1 if results["failed"] else 0
 
 
