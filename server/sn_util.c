@@ -32,11 +32,23 @@ static int sn__valid_name(const char *s, int allow_colon) {
 int sn_valid_task_id(const char *s) { return sn__valid_name(s, 1); }
 int sn_valid_kind(const char *s) { return sn__valid_name(s, 0); }
 
+/* Random bytes come from getrandom 1 KiB at a time, each handed out once: a
+ * job id each was one system call per job. Only the loop's thread calls this. */
+static unsigned char sn__pool[1024];
+static size_t sn__pool_used = sizeof(sn__pool);
+
 int sn_random_hex(char *out, size_t nbytes) {
-  unsigned char buf[64];
   static const char hex[] = "0123456789abcdef";
-  if (nbytes > sizeof(buf) || getrandom(buf, nbytes, 0) != (ssize_t)nbytes)
+  const unsigned char *buf;
+  if (nbytes > 64)
     return -1;
+  if (sn__pool_used + nbytes > sizeof(sn__pool)) {
+    if (getrandom(sn__pool, sizeof(sn__pool), 0) != (ssize_t)sizeof(sn__pool))
+      return -1;
+    sn__pool_used = 0;
+  }
+  buf = sn__pool + sn__pool_used;
+  sn__pool_used += nbytes;
   for (size_t i = 0; i < nbytes; i++) {
     out[2 * i] = hex[buf[i] >> 4];
     out[2 * i + 1] = hex[buf[i] & 15];
