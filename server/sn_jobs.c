@@ -203,31 +203,32 @@ static void sn__dispatch(sn_job *j, sn_task *t) {
   sn_log(SN_LOG_DEBUG, t->conf.task_id, "job %s dispatched", j->id);
 }
 
-static size_t sn__free_workers(sn_node *n) {
+/* Free slots of every worker here, whatever its kind. */
+static size_t sn__free_slots_all(sn_node *n) {
   sn_list *pos, *tmp;
-  size_t free = 0;
+  size_t slots = 0;
   sn_list_foreach(pos, tmp, &n->tasks) {
-    free += sn_jobs_free_slots(sn_list_entry(pos, sn_task, link));
+    slots += sn_jobs_free_slots(sn_list_entry(pos, sn_task, link));
   }
-  return free;
+  return slots;
 }
 
 void sn_jobs_pump(sn_node *n) {
   sn_list *pos, *tmp;
-  size_t free;
+  size_t slots;
   sn_pools_grant(n); /* pending claims come first */
-  /* Every queued job is looked at only while some worker is free: with jobs
+  /* Queued jobs are looked at only while some worker has room: with jobs
    * waiting and all workers busy (the usual state under load) a pump after
    * each job would otherwise cost queued jobs x tasks. */
-  free = sn_list_empty(&n->jobq) ? 0 : sn__free_workers(n);
+  slots = sn_list_empty(&n->jobq) ? 0 : sn__free_slots_all(n);
   sn_list_foreach(pos, tmp, &n->jobq) {
-    if (free == 0)
+    if (slots == 0)
       break;
     sn_job *j = sn_list_entry(pos, sn_job, qlink);
     sn_task *t = sn__pick(n, j);
     if (t) {
       sn__dispatch(j, t);
-      free--;
+      slots--;
     }
   }
   sn_mirror_poke(n->mirror); /* free workers take from the shared queues too */

@@ -201,14 +201,19 @@ static const char sn__lua_end[] =
 
 #define SN_JOB_FIELDS 32 /* field/value strings of a job hash, at most */
 
-/* The hash's fields of j as strings (borrowed from the buffers given). */
-static int sn__job_fields(const sn_job *j, const char **f, char num[4][24], const char *script, const char *output,
-                          const char *worker) {
-  int n = 0;
+/* The hash's numbers of j: retries left, timeout, created, updated (s). */
+static void sn__job_nums(const sn_job *j, char num[4][24]) {
   snprintf(num[0], 24, "%d", j->retries_left);
   snprintf(num[1], 24, "%llu", (unsigned long long)((j->timeout_ms + 999) / 1000));
   snprintf(num[2], 24, "%llu", (unsigned long long)(j->created_ms / 1000));
   snprintf(num[3], 24, "%llu", (unsigned long long)(j->updated_ms / 1000));
+}
+
+/* The hash's fields of j as strings (borrowed from the buffers given). */
+static int sn__job_fields(const sn_job *j, const char **f, char num[4][24], const char *script, const char *output,
+                          const char *worker) {
+  int n = 0;
+  sn__job_nums(j, num);
 #define SN__F(k, v) (f[n++] = (k), f[n++] = (v))
   SN__F("sn_retries", num[0]);
   SN__F("id", j->id);
@@ -260,27 +265,26 @@ static void sn__end_from_queue(sn_mirror *m, sn_job *j, const char *key, const c
   j->from_queue = 0;
 }
 
-void sn_mirror_job(sn_mirror *m, sn_job *j) {
-  char key[200], worker[400] = "", jttl[24] = "", num[4][24], *script, *output = NULL;
+/* Dispatched or started, taken from a shared queue whose hash was just read:
+ * only what changed (its end writes the whole hash again), without encoding
+ * the payload once more. */
+static void sn__job_progress(sn_mirror *m, const sn_job *j, const char *key, const char *worker) {
+  char num[4][24];
+  sn__job_nums(j, num);
+  sn_mirror_cmdv(m, 0, "HSET", key, "status", sn__status_hero(j->status), "sn_status", sn__jstatus[j->status],
+                 "updated_at", num[3], "sn_retries", num[0], "worker_id", worker, NULL);
+}
+
+/* The whole hash; at an end also the reply (a script for a job taken from a
+ * shared queue, a transaction otherwise). */
+static void sn__job_write(sn_mirror *m, sn_job *j, const char *key, const char *worker, const char *jttl) {
+  char num[4][24], *script = sn__script(j), *output = NULL;
   const char *f[SN_JOB_FIELDS], *argv[SN_JOB_FIELDS + 2];
   int ended = j->status >= SN_J_FINISHED, nf;
-  if (m == NULL || !sn_mirror_up(m))
-    return;
-  snprintf(key, sizeof(key), "hero:job:%s", j->id);
-  if (j->ran_on[0])
-    snprintf(worker, sizeof(worker), "%s:%s", m->n->node_id, j->ran_on);
-  if (m->n->cfg->job_ttl_s)
-    snprintf(jttl, sizeof(jttl), "%llu", (unsigned long long)m->n->cfg->job_ttl_s);
-  script = sn__script(j);
   if (j->output)
     output = json_dumps(j->output, JSON_COMPACT | JSON_ENCODE_ANY);
   nf = sn__job_fields(j, f, num, script, output, worker);
-  if (!ended && j->from_queue && j->ran_on[0]) {
-    /* Dispatched or started, taken from a shared queue whose hash we just
-     * read: only what changed (the end writes the whole hash again). */
-    sn_mirror_cmdv(m, 0, "HSET", key, "status", sn__status_hero(j->status), "sn_status", sn__jstatus[j->status],
-                   "updated_at", num[3], "sn_retries", num[0], "worker_id", worker, NULL);
-  } else if (ended && j->from_queue) {
+  if (ended && j->from_queue) {
     sn__end_from_queue(m, j, key, f, nf, output, jttl);
   } else {
     /* Any other end is written in one transaction: the hash and the reply. */
@@ -304,6 +308,23 @@ void sn_mirror_job(sn_mirror *m, sn_job *j) {
     if (atomic)
       sn_mirror_cmdv(m, 0, "EXEC", NULL);
   }
+  free(script);
+  free(output);
+}
+
+void sn_mirror_job(sn_mirror *m, sn_job *j) {
+  char key[200], worker[400] = "", jttl[24] = "";
+  if (m == NULL || !sn_mirror_up(m))
+    return;
+  snprintf(key, sizeof(key), "hero:job:%s", j->id);
+  if (j->ran_on[0])
+    snprintf(worker, sizeof(worker), "%s:%s", m->n->node_id, j->ran_on);
+  if (m->n->cfg->job_ttl_s)
+    snprintf(jttl, sizeof(jttl), "%llu", (unsigned long long)m->n->cfg->job_ttl_s);
+  if (j->status < SN_J_FINISHED && j->from_queue && j->ran_on[0])
+    sn__job_progress(m, j, key, worker);
+  else
+    sn__job_write(m, j, key, worker, jttl);
   if (j->status == SN_J_DISPATCHED && j->ran_on[0]) {
     /* The worker's queue (contract) is a record nobody pops: keep its last
      * SN_WORKER_QUEUE_KEEP ids, and let an idle one expire. */
@@ -316,8 +337,6 @@ void sn_mirror_job(sn_mirror *m, sn_job *j) {
         sn_mirror_cmdv(m, 0, "EXPIRE", wq, jttl, NULL);
     }
   }
-  free(script);
-  free(output);
 }
 
 int sn_mirror_enqueue(sn_mirror *m, sn_job *j) {

@@ -78,10 +78,11 @@ static const char sn__lua_hold[] = "if not redis.call('LPOS', KEYS[1], ARGV[1]) 
 
 /* ---- taking jobs ---- */
 
-/* True when a worker of this kind is free here for one more job from Redis:
- * more free workers than jobs of the kind already on their way to them (ids
- * taken whose hash is being read, jobs queued here). Taking more would leave
- * jobs waiting in this node's processing list that another node could run. */
+/* How many more jobs of this kind this node may take from Redis: the free
+ * slots of its workers of the kind (max_jobs less what each runs) less the jobs
+ * of the kind already on their way to them (ids taken whose hash is being
+ * read, jobs queued here). Taking more would leave jobs waiting in this node's
+ * processing list that another node could run. */
 static long sn__kind_room(sn_mirror *m, const char *kind) {
   sn_node *n = m->n;
   sn_list *pos, *tmp;

@@ -952,17 +952,17 @@ int sn_worker_log(sn_worker *w, const char *level, const char *msg) {
 
 void sn_worker_on_cmd(sn_worker *w, sn_worker_cmd_cb cb, void *ud) { w->on_cmd = cb, w->cmd_ud = ud; }
 void sn_worker_on_job(sn_worker *w, sn_worker_job_cb cb, void *ud) { w->on_job = cb, w->job_ud = ud; }
-
-int sn_worker_set_max_jobs(sn_worker *w, unsigned n) {
-  if (n < 1 || n > 1024)
-    return SN_WORKER_EINVAL;
-  w->max_jobs = n;
-  return 0;
-}
 void sn_worker_on_stop(sn_worker *w, sn_worker_event_cb cb, void *ud) { w->on_stop = cb, w->stop_ud = ud; }
 void sn_worker_on_connect(sn_worker *w, sn_worker_event_cb cb, void *ud) { w->on_connect = cb, w->connect_ud = ud; }
 void sn_worker_on_closed(sn_worker *w, sn_worker_event_cb cb, void *ud) { w->on_closed = cb, w->closed_ud = ud; }
 void sn_worker_on_cancel(sn_worker *w, sn_worker_cancel_cb cb, void *ud) { w->on_cancel = cb, w->cancel_ud = ud; }
+
+int sn_worker_set_max_jobs(sn_worker *w, unsigned n) {
+  if (n < 1 || n > 1024) /* the node's bound for a hello's max_jobs */
+    return SN_WORKER_EINVAL;
+  w->max_jobs = n;
+  return 0;
+}
 
 void sn_worker_stats_get(const sn_worker *w, sn_worker_stats *out) {
   memset(out, 0, sizeof(*out));
