@@ -1,5 +1,7 @@
 #include "sn_jscan.h"
 
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct sn__scanner {
@@ -8,6 +10,8 @@ typedef struct sn__scanner {
   size_t pos;
   int depth;
   sn_jscan_error *err;
+  sn_jscan_list *list; /* where the listed array's elements go, or NULL */
+  int list_next;       /* the value about to be scanned is the listed member's */
 } sn__scanner;
 
 static int sn__fail(sn__scanner *s, const char *text) {
@@ -103,10 +107,55 @@ static int sn__utf8(sn__scanner *s, unsigned char c) {
   return 0;
 }
 
+/* Eight bytes at a time (SWAR, portable C: the same on the ARM boxes we run
+ * on as on x86). Each test is exact: nonzero if and only if some byte of v
+ * matches, so a clean word can be skipped whole. */
+#define SN__ONES 0x0101010101010101ull
+#define SN__HIGH 0x8080808080808080ull
+
+static inline uint64_t sn__has_byte(uint64_t v, unsigned char c) {
+  uint64_t x = v ^ (SN__ONES * c);
+  return (x - SN__ONES) & ~x & SN__HIGH;
+}
+
+static inline uint64_t sn__load8(const unsigned char *p) {
+  uint64_t v;
+  memcpy(&v, p, sizeof(v)); /* one unaligned load; no aliasing questions */
+  return v;
+}
+
+/* Length of the run of bytes from p that a string holds as they are: not a
+ * quote, backslash, control character or non-ASCII byte. A multiple of 8. */
+static size_t sn__plain_run(const unsigned char *p, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t v = sn__load8(p + i);
+    /* below 0x20: (v - 0x20..) & ~v & 0x80.., exact for bytes < 0x80, and
+     * bytes >= 0x80 are caught by v & 0x80.. */
+    uint64_t special = ((v - SN__ONES * 0x20) & ~v) | v;
+    if ((special & SN__HIGH) | sn__has_byte(v, '"') | sn__has_byte(v, '\\'))
+      break;
+  }
+  return i;
+}
+
+/* The same for a string already validated: only quotes and backslashes. */
+static size_t sn__quote_free_run(const unsigned char *p, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t v = sn__load8(p + i);
+    if (sn__has_byte(v, '"') | sn__has_byte(v, '\\'))
+      break;
+  }
+  return i;
+}
+
 static int sn__string(sn__scanner *s) {
   s->pos++; /* opening quote */
-  /* The common case, plain ASCII, stays in this tight loop. */
   while (s->pos < s->len) {
+    s->pos += sn__plain_run(s->p + s->pos, s->len - s->pos);
+    if (s->pos >= s->len)
+      break;
     unsigned char c = s->p[s->pos++];
     if (c == '"')
       return 0;
@@ -162,11 +211,33 @@ static int sn__literal(sn__scanner *s, const char *lit) {
 
 static int sn__value(sn__scanner *s);
 
+/* Records the element that started at vstart and ended at s->pos. */
+static int sn__list_add(sn__scanner *s, size_t vstart) {
+  sn_jscan_list *l = s->list;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 64;
+    sn_span *v = realloc(l->owned ? l->v : NULL, cap * sizeof(*v));
+    if (v == NULL)
+      return sn__fail(s, "out of memory");
+    if (!l->owned && l->n)
+      memcpy(v, l->v, l->n * sizeof(*v));
+    l->v = v;
+    l->cap = cap;
+    l->owned = 1;
+  }
+  l->v[l->n].off = vstart;
+  l->v[l->n].len = s->pos - vstart;
+  l->n++;
+  return 0;
+}
+
 /* Scans an object or array body after its opening bracket. For objects, calls
  * back with each key span and value span when keys is not NULL. */
 static int sn__container(sn__scanner *s, char close, const char *const *keys, int nkeys,
                          sn_span *vals) {
   int first = 1;
+  int listing = s->list_next && close == ']'; /* only the member's own array, not those inside */
+  s->list_next = 0;
   if (++s->depth > SN_JSCAN_MAX_DEPTH)
     return sn__fail(s, "nesting too deep");
   s->pos++;
@@ -191,16 +262,27 @@ static int sn__container(sn__scanner *s, char close, const char *const *keys, in
       s->pos++;
       sn__ws(s);
       size_t vstart = s->pos;
+      int match = -1;
+      for (int i = 0; i < nkeys; i++)
+        if (strlen(keys[i]) == klen && memcmp(s->p + kstart + 1, keys[i], klen) == 0)
+          match = i;
+      if (match >= 0 && s->list && match == s->list->key) {
+        s->list->n = 0; /* the last member of that name is the one that counts */
+        s->list_next = 1;
+      }
       if (sn__value(s))
         return -1;
-      for (int i = 0; i < nkeys; i++) {
-        if (strlen(keys[i]) == klen && memcmp(s->p + kstart + 1, keys[i], klen) == 0) {
-          vals[i].off = vstart;
-          vals[i].len = s->pos - vstart;
-        }
+      s->list_next = 0;
+      if (match >= 0) {
+        vals[match].off = vstart;
+        vals[match].len = s->pos - vstart;
       }
-    } else if (sn__value(s)) {
-      return -1;
+    } else {
+      size_t vstart = s->pos;
+      if (sn__value(s))
+        return -1;
+      if (listing && sn__list_add(s, vstart))
+        return -1;
     }
     first = 0;
     sn__ws(s);
@@ -250,11 +332,13 @@ static int sn__end(sn__scanner *s) {
   return s->pos == s->len ? 0 : sn__fail(s, "trailing data after the value");
 }
 
-int sn_jscan_object(const char *buf, size_t len, const char *const *keys, int nkeys,
-                    sn_span *vals, sn_jscan_error *err) {
-  sn__scanner s = {(const unsigned char *)buf, len, 0, 0, err};
+int sn_jscan_object_list(const char *buf, size_t len, const char *const *keys, int nkeys,
+                         sn_span *vals, sn_jscan_list *list, sn_jscan_error *err) {
+  sn__scanner s = {(const unsigned char *)buf, len, 0, 0, err, list, 0};
   for (int i = 0; i < nkeys; i++)
     vals[i].off = vals[i].len = 0;
+  if (list)
+    list->n = 0;
   sn__ws(&s);
   if (s.pos >= len || s.p[s.pos] != '{')
     return sn__fail(&s, "expected a JSON object");
@@ -263,8 +347,29 @@ int sn_jscan_object(const char *buf, size_t len, const char *const *keys, int nk
   return sn__end(&s);
 }
 
+int sn_jscan_object(const char *buf, size_t len, const char *const *keys, int nkeys,
+                    sn_span *vals, sn_jscan_error *err) {
+  return sn_jscan_object_list(buf, len, keys, nkeys, vals, NULL, err);
+}
+
+void sn_jscan_list_init(sn_jscan_list *l, int key, sn_span *fixed, size_t cap) {
+  l->v = fixed;
+  l->n = 0;
+  l->cap = fixed ? cap : 0;
+  l->owned = 0;
+  l->key = key;
+}
+
+void sn_jscan_list_free(sn_jscan_list *l) {
+  if (l->owned)
+    free(l->v);
+  l->v = NULL;
+  l->n = l->cap = 0;
+  l->owned = 0;
+}
+
 int sn_jscan_value(const char *buf, size_t len, sn_jscan_error *err) {
-  sn__scanner s = {(const unsigned char *)buf, len, 0, 0, err};
+  sn__scanner s = {(const unsigned char *)buf, len, 0, 0, err, NULL, 0};
   sn__ws(&s);
   if (sn__value(&s))
     return -1;
@@ -278,8 +383,12 @@ static size_t sn__skip_valid(const unsigned char *p, size_t pos, size_t end) {
   do {
     unsigned char c = p[pos++];
     if (c == '"') {
-      while (pos < end && p[pos] != '"')
+      for (;;) {
+        pos += sn__quote_free_run(p + pos, end - pos);
+        if (pos >= end || p[pos] == '"')
+          break;
         pos += p[pos] == '\\' ? 2 : 1;
+      }
       pos++;
     } else if (c == '{' || c == '[') {
       depth++;
@@ -297,7 +406,7 @@ static size_t sn__skip_valid(const unsigned char *p, size_t pos, size_t end) {
 
 int sn_jscan_array_next(const char *buf, sn_span array, size_t *pos, sn_span *elem) {
   /* The array was validated already (sn_jscan_object), so elements are skipped, not re-checked. */
-  sn__scanner s = {(const unsigned char *)buf, array.off + array.len, 0, 0, NULL};
+  sn__scanner s = {(const unsigned char *)buf, array.off + array.len, 0, 0, NULL, NULL, 0};
   if (array.len == 0 || buf[array.off] != '[')
     return 0;
   s.pos = *pos == 0 ? array.off + 1 : *pos;

@@ -28,6 +28,24 @@ typedef struct sn_jscan_error {
 int sn_jscan_object(const char *buf, size_t len, const char *const *keys, int nkeys,
                     sn_span *vals, sn_jscan_error *err);
 
+/* The elements of one member's array, found while validating (so a put's
+ * items are not scanned a second time). Starts in a caller's fixed array and
+ * moves to the heap when that is full; the caller owns it. */
+typedef struct sn_jscan_list {
+  sn_span *v;
+  size_t n, cap;
+  int owned; /* v is on the heap: sn_jscan_list_free frees it */
+  int key;   /* index in keys[] of the member whose array is listed */
+} sn_jscan_list;
+
+void sn_jscan_list_init(sn_jscan_list *l, int key, sn_span *fixed, size_t cap);
+void sn_jscan_list_free(sn_jscan_list *l);
+
+/* sn_jscan_object that also lists the elements of keys[list->key]'s value
+ * when it is an array (of the last such member; list->n is 0 otherwise). */
+int sn_jscan_object_list(const char *buf, size_t len, const char *const *keys, int nkeys,
+                         sn_span *vals, sn_jscan_list *list, sn_jscan_error *err);
+
 /* Validates that buf[0..len) is exactly one JSON value. 0 or -1. */
 int sn_jscan_value(const char *buf, size_t len, sn_jscan_error *err);
 

@@ -1,5 +1,6 @@
 #include "sn_wmsg.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "sn_log.h"
@@ -35,8 +36,9 @@ int sn_wmsg_parse(const char *msg, size_t len, sn_wmsg *m, sn_error *err) {
   static const char *const keys[] = {"type", "data", "items"};
   sn_span v[3];
   sn_jscan_error jerr;
-  memset(m, 0, sizeof(*m));
-  if (sn_jscan_object(msg, len, keys, 3, v, &jerr) != 0)
+  memset(m, 0, offsetof(sn_wmsg, fixed)); /* the fixed room needs no clearing */
+  sn_jscan_list_init(&m->list, 2, m->fixed, SN_WMSG_FIXED_ITEMS);
+  if (sn_jscan_object_list(msg, len, keys, 3, v, &m->list, &jerr) != 0)
     return sn_seterr(err, SN_EBADJSON, "invalid JSON at position %zu: %s", jerr.pos, jerr.text);
   m->data = v[1];
   m->items = v[2];
@@ -60,10 +62,15 @@ int sn_wmsg_parse(const char *msg, size_t len, sn_wmsg *m, sn_error *err) {
 void sn_wmsg_free(sn_wmsg *m) {
   json_decref(m->root);
   m->root = NULL;
+  sn_jscan_list_free(&m->list);
 }
 
 int sn_wmsg_next_item(const char *msg, const sn_wmsg *m, size_t *pos, sn_span *item) {
-  return sn_jscan_array_next(msg, m->items, pos, item);
+  (void)msg;
+  if (*pos >= m->list.n)
+    return 0;
+  *item = m->list.v[(*pos)++];
+  return 1;
 }
 
 int sn_hello_parse(const char *msg, size_t len, sn_hello *h, sn_error *err) {

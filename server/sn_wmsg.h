@@ -16,9 +16,12 @@ enum sn_wmsg_type {
 
 /* A frame after hello. The put's item bytes are spans into msg (the hot path
  * decodes nothing); the rare frames are decoded with jansson. */
+#define SN_WMSG_FIXED_ITEMS 128
+
 typedef struct sn_wmsg {
   int type;
   sn_span data, items; /* put: one item, or an array of them */
+  sn_jscan_list list;  /* put: where each of items' elements is (owned) */
   json_t *root;        /* owned: decoded frame for log, pong, result, partial */
   const char *job_id;  /* pong, result, partial; NULL if absent */
   const char *text;    /* log: msg, "" if absent */
@@ -26,13 +29,14 @@ typedef struct sn_wmsg {
   int ok;              /* result: "ok": true */
   json_t *output;      /* result: borrowed from root, NULL if absent */
   const char *error;   /* result: the worker's error text, NULL if absent */
+  sn_span fixed[SN_WMSG_FIXED_ITEMS]; /* list's room before the heap; last: not cleared */
 } sn_wmsg;
 
 /* Decodes one text frame. 0, or SN_EBADJSON with err filled (position and
  * reason). Free with sn_wmsg_free either way. */
 int sn_wmsg_parse(const char *msg, size_t len, sn_wmsg *m, sn_error *err);
 void sn_wmsg_free(sn_wmsg *m);
-/* The elements of a put's "items" array, one at a time (see sn_jscan_array_next). */
+/* The elements of a put's "items" array, one at a time: start with *pos 0. */
 int sn_wmsg_next_item(const char *msg, const sn_wmsg *m, size_t *pos, sn_span *item);
 
 /* A worker may take up to this many jobs at once (hello's max_jobs). */

@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <string.h>
 
 #include "sn_jscan.h"
@@ -81,6 +82,69 @@ START_TEST(iterates_array_elements) {
 }
 END_TEST
 
+/* Strings are checked eight bytes at a time: a bad byte must be found at every
+ * offset within a word, and every good one kept, whatever the alignment. */
+START_TEST(long_strings_checked_at_every_offset) {
+  char buf[64];
+  const char bad[] = {'\x01', '\x1f', '\x80', '\xff', '\xc0'};
+  for (int at = 0; at < 40; at++) {
+    for (size_t b = 0; b < sizeof(bad); b++) {
+      memset(buf, 'a', sizeof(buf));
+      buf[0] = '"';
+      buf[1 + at] = bad[b];
+      buf[48] = '"';
+      ck_assert_msg(sn_jscan_value(buf, 49, NULL) != 0, "byte %02x at %d", (unsigned char)bad[b], at);
+    }
+    memset(buf, 'a', sizeof(buf));
+    buf[0] = '"';
+    buf[1 + at] = '"'; /* the string ends early: what follows is not JSON */
+    buf[48] = '"';
+    ck_assert_int_ne(sn_jscan_value(buf, 49, NULL), 0);
+    memset(buf, 'a', sizeof(buf));
+    buf[0] = '"';
+    memcpy(buf + 1 + at, "\\\"\xc3\xa9 ~\x7f", 7); /* escapes, UTF-8, the top of ASCII */
+    buf[48] = '"';
+    ck_assert_msg(sn_jscan_value(buf, 49, NULL) == 0, "good bytes at %d", at);
+  }
+  ck_assert_int_ne(sn_jscan_value("\"aaaaaaaaaaaaaaaaaaaa", 21, NULL), 0); /* unterminated */
+}
+END_TEST
+
+/* A put's items are listed while the frame is validated: the last "items"
+ * member counts, arrays inside items are not listed, and a long list moves
+ * from the caller's fixed room to the heap. */
+START_TEST(lists_the_elements_of_one_member) {
+  static const char *const keys[] = {"type", "items"};
+  sn_span v[2], fixed[2];
+  sn_jscan_list l;
+  char big[4096];
+  size_t n = 0;
+  const char *msg = "{\"items\":[9],\"type\":\"put\",\"items\":[ 1 ,[2,3], {\"items\":[4]} ,\"x\"]}";
+  const char *want[] = {"1", "[2,3]", "{\"items\":[4]}", "\"x\""};
+  sn_jscan_list_init(&l, 1, fixed, 2);
+  ck_assert_int_eq(sn_jscan_object_list(msg, strlen(msg), keys, 2, v, &l, NULL), 0);
+  ck_assert_uint_eq(l.n, 4);
+  ck_assert(l.owned);
+  for (size_t i = 0; i < 4; i++) {
+    ck_assert_uint_eq(l.v[i].len, strlen(want[i]));
+    ck_assert_int_eq(memcmp(msg + l.v[i].off, want[i], l.v[i].len), 0);
+  }
+  msg = "{\"items\":[1,2],\"items\":5}"; /* the last member is not an array */
+  ck_assert_int_eq(sn_jscan_object_list(msg, strlen(msg), keys, 2, v, &l, NULL), 0);
+  ck_assert_uint_eq(l.n, 0);
+  n += (size_t)sprintf(big, "{\"items\":[");
+  for (int i = 0; i < 1000; i++)
+    n += (size_t)sprintf(big + n, "%s%d", i ? "," : "", i);
+  n += (size_t)sprintf(big + n, "]}");
+  ck_assert_int_eq(sn_jscan_object_list(big, n, keys, 2, v, &l, NULL), 0);
+  ck_assert_uint_eq(l.n, 1000);
+  ck_assert_int_eq(memcmp(big + l.v[999].off, "999", 3), 0);
+  ck_assert_int_ne(sn_jscan_object_list("{\"items\":[1,]}", 14, keys, 2, v, &l, NULL), 0);
+  sn_jscan_list_free(&l);
+  ck_assert_ptr_null(l.v);
+}
+END_TEST
+
 START_TEST(object_required_and_errors_located) {
   sn_jscan_error e;
   ck_assert_int_ne(sn_jscan_object("[1]", 3, NULL, 0, NULL, &e), 0);
@@ -99,6 +163,8 @@ Suite *sn_jscan_suite(void) {
   tcase_add_test(tc, finds_member_spans_byte_exact);
   tcase_add_test(tc, iterates_array_elements);
   tcase_add_test(tc, object_required_and_errors_located);
+  tcase_add_test(tc, long_strings_checked_at_every_offset);
+  tcase_add_test(tc, lists_the_elements_of_one_member);
   suite_add_tcase(s, tc);
   return s;
 }
