@@ -12,6 +12,7 @@
 #include "sn_origin.h"
 #include "sn_tls.h"
 #include "sn_url.h"
+#include "sn_utf8.h"
 #include "sn_util.h"
 
 /* Bounds of a stat stream's interval: faster would be a busy loop, slower
@@ -369,6 +370,16 @@ static void sn__receive(sn_conn *c, const void *in, size_t len) {
   if (!final)
     return;
   msg = sn_buf_cstr(&c->rx); /* allocated even for an empty message */
+  if (!c->rx_binary && !sn_utf8_valid(msg, c->rx.len)) {
+    /* RFC 6455 8.1. Checked here, once per message and mostly eight bytes
+     * at a time, rather than by lws byte by byte (a fifth of the node's time
+     * on the batched data path). */
+    sn_log(SN_LOG_INFO, c->task ? c->task->conf.task_id : NULL, "text message is not UTF-8: closing with 1007");
+    sn_buf_reset(&c->rx);
+    c->rx_skip = 1;
+    sn_conn_close(c, LWS_CLOSE_STATUS_INVALID_PAYLOAD);
+    return;
+  }
   switch (c->role) {
   case SN_ROLE_WS_CMD:
     if (c->rx_binary)
@@ -477,7 +488,7 @@ int sn_http_start(sn_node *n, sn_error *err) {
   if (cert && sn_tls_check_pair(cert, key, err) != 0)
     return -1;
   memset(&info, 0, sizeof(info));
-  info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_VALIDATE_UTF8;
+  info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
   if (cert)
     info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
   info.foreign_loops = foreign;
@@ -492,9 +503,9 @@ int sn_http_start(sn_node *n, sn_error *err) {
   info.iface = (strcmp(iface, "0.0.0.0") == 0 || strcmp(iface, "::") == 0) ? NULL : iface;
   info.protocols = sn__protocols;
   info.vhost_name = "supernode";
-  /* Text frames that are not UTF-8 close with 1007 (RFC 6455 8.1), before
-   * any of our parsers sees them. */
-  info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_VALIDATE_UTF8;
+  /* Text messages that are not UTF-8 close with 1007 (RFC 6455 8.1): checked
+   * in sn__receive on the whole message, before any of our parsers sees it. */
+  info.options = LWS_SERVER_OPTION_LIBUV;
   if (cert) { /* the one port then speaks https:// and wss:// only (lws reads the option per vhost) */
     info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     info.ssl_cert_filepath = cert;

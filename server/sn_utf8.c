@@ -1,5 +1,6 @@
 #include "sn_utf8.h"
 
+#include <stdint.h>
 #include <string.h>
 
 size_t sn_utf8_seq(const unsigned char *p, size_t n) {
@@ -80,4 +81,30 @@ char *sn_utf8_copy(char *out, size_t cap, const char *s) {
   out[n] = '\0';
   sn_utf8_fix(out);
   return out;
+}
+
+int sn_utf8_valid(const void *buf, size_t n) {
+  const unsigned char *p = buf;
+  size_t i = 0;
+  while (i < n) {
+    /* ASCII eight bytes at a time: almost all of what workers send. */
+    while (i + 8 <= n) {
+      uint64_t v;
+      memcpy(&v, p + i, sizeof(v));
+      if (v & 0x8080808080808080ull)
+        break;
+      i += 8;
+    }
+    if (i >= n)
+      break;
+    if (p[i] < 0x80) {
+      i++;
+      continue;
+    }
+    size_t k = sn_utf8_seq(p + i, n - i);
+    if (k == 0)
+      return 0;
+    i += k;
+  }
+  return 1;
 }

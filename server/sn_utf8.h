@@ -10,6 +10,9 @@
  * or 0 when the bytes there are not one (overlong, surrogate, > U+10FFFF,
  * stray continuation, or cut short). */
 size_t sn_utf8_seq(const unsigned char *p, size_t n);
+/* True when p[0..n) is all valid UTF-8 (RFC 3629: no overlongs, surrogates
+ * or code points above U+10FFFF). */
+int sn_utf8_valid(const void *p, size_t n);
 /* Repairs the NUL-terminated s in place: a sequence cut short at the end is
  * removed (the usual result of truncating to a byte length), every other
  * invalid byte becomes '?'. Returns the new length. */

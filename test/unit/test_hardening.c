@@ -49,6 +49,29 @@ START_TEST(utf8_invalid_bytes_become_question_marks) {
 }
 END_TEST
 
+/* The check behind close 1007: whole messages, ASCII eight bytes at a time,
+ * so every bad sequence is tried at every offset within a word. */
+START_TEST(utf8_valid_finds_bad_bytes_at_every_offset) {
+  const char *bad[] = {"\xff", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\x80", "\xc3", "\xe2\x82"};
+  const char *good[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\x7f", ""};
+  char buf[64];
+  for (int at = 0; at < 24; at++) {
+    for (size_t b = 0; b < sizeof(bad) / sizeof(bad[0]); b++) {
+      memset(buf, 'a', sizeof(buf));
+      memcpy(buf + at, bad[b], strlen(bad[b]));
+      ck_assert_msg(!sn_utf8_valid(buf, 40), "bad %zu at %d", b, at);
+      ck_assert(!sn_utf8_valid(buf, (size_t)at + strlen(bad[b]))); /* ending with it */
+    }
+    for (size_t g = 0; g < sizeof(good) / sizeof(good[0]); g++) {
+      memset(buf, 'a', sizeof(buf));
+      memcpy(buf + at, good[g], strlen(good[g]));
+      ck_assert_msg(sn_utf8_valid(buf, 40), "good %zu at %d", g, at);
+    }
+  }
+  ck_assert(sn_utf8_valid("", 0));
+}
+END_TEST
+
 START_TEST(seterr_keeps_messages_valid) {
   char name[400];
   /* Every cut of a long name of 2-, 3- and 4-byte characters. */
@@ -290,6 +313,7 @@ Suite *sn_hardening_suite(void) {
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, utf8_cut_inside_a_character_is_removed);
   tcase_add_test(tc, utf8_invalid_bytes_become_question_marks);
+  tcase_add_test(tc, utf8_valid_finds_bad_bytes_at_every_offset);
   tcase_add_test(tc, seterr_keeps_messages_valid);
   tcase_add_test(tc, origin_policy_without_token);
   tcase_add_test(tc, origin_policy_with_token);
