@@ -39,24 +39,53 @@ char *sn_buf_cstr(sn_buf *b) {
   return b->base + b->pre;
 }
 
-void sn_buf_append(sn_buf *b, const void *p, size_t n) {
-  if (n == 0)
-    return; /* p may be NULL then (an empty frame), and memcpy must not see it */
-  sn_buf_reserve(b, n);
-  memcpy(b->base + b->pre + b->len, p, n);
+/* Two digits per division: item frames carry a seq and a 13-digit timestamp
+ * per item, and this was 7 % of the node's time on the batched data path. */
+static const char sn__digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* Writes v's digits so that they end at end; returns where they start. */
+static char *sn__digits(char *end, uint64_t v) {
+  while (v >= 100) {
+    unsigned d = (unsigned)(v % 100) * 2;
+    v /= 100;
+    *--end = sn__digit_pairs[d + 1];
+    *--end = sn__digit_pairs[d];
+  }
+  if (v >= 10) {
+    *--end = sn__digit_pairs[v * 2 + 1];
+    *--end = sn__digit_pairs[v * 2];
+  } else {
+    *--end = (char)('0' + v);
+  }
+  return end;
+}
+
+/* Digits are copied 20 at a time, whatever their number: a fixed-size copy
+ * is a few moves, where a variable one of so few bytes became `rep movsq`
+ * (tens of cycles to start, 8 % of the node's time for two numbers an item). */
+void sn_buf_u64(sn_buf *b, uint64_t v) {
+  char tmp[40]; /* digits end at tmp + 20; the copy reads 20 bytes from where they start */
+  char *p = sn__digits(tmp + 20, v);
+  size_t n = (size_t)(tmp + 20 - p);
+  sn_buf_reserve(b, 20);
+  memcpy(b->base + b->pre + b->len, p, 20);
   b->len += n;
 }
 
-void sn_buf_puts(sn_buf *b, const char *s) { sn_buf_append(b, s, strlen(s)); }
-
-void sn_buf_u64(sn_buf *b, uint64_t v) {
-  char tmp[24];
-  size_t i = sizeof(tmp);
-  do {
-    tmp[--i] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  sn_buf_append(b, tmp + i, sizeof(tmp) - i);
+void sn_buf_u64_same(sn_buf *b, sn_buf_num *c, uint64_t v) {
+  if (!c->len || v != c->v) {
+    char tmp[20];
+    char *p = sn__digits(tmp + sizeof(tmp), v);
+    c->len = (unsigned char)(tmp + sizeof(tmp) - p);
+    memcpy(c->d, p, c->len);
+    c->v = v;
+  }
+  sn_buf_reserve(b, sizeof(c->d));
+  memcpy(b->base + b->pre + b->len, c->d, sizeof(c->d));
+  b->len += c->len;
 }
 
 void sn_buf_printf(sn_buf *b, const char *fmt, ...) {

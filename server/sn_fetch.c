@@ -199,9 +199,10 @@ int sn_fetch_ws_open(sn_conn *c, const char *task_id) {
   return 0;
 }
 
-/* Builds the next frame for task t at *cursor into c->frame. Returns 1 when a
- * frame is ready (c->bin_pending set when a binary frame must follow). */
-static int sn__build(sn_conn *c, sn_task *t, uint64_t *cursor) {
+/* Builds the next frame for task t at *cursor into c->frame, of at most room
+ * bytes unless its first item alone is more. Returns 1 when a frame is ready
+ * (c->bin_pending set when a binary frame must follow). */
+static int sn__build(sn_conn *c, sn_task *t, uint64_t *cursor, size_t room) {
   sn_gap gap;
   sn_item *it = sn__next(c, t, cursor, &gap);
   size_t cap = c->node->cfg->max_message_bytes;
@@ -215,6 +216,8 @@ static int sn__build(sn_conn *c, sn_task *t, uint64_t *cursor) {
   }
   if (cap < SN_FETCH_FRAME_MIN)
     cap = SN_FETCH_FRAME_MIN;
+  if (cap > room)
+    cap = room;
   if (gap.to > gap.from) {
     sn__gap_frame(&c->frame, t->conf.task_id, &gap);
     return 1;
@@ -230,13 +233,14 @@ static int sn__build(sn_conn *c, sn_task *t, uint64_t *cursor) {
     if (c->consume)
       sn__lease(c, t, it);
   } else {
+    sn_buf_num ts = {0}; /* items of one put share a timestamp */
     sn__head(&c->frame, "items", t->conf.task_id);
     sn_buf_puts(&c->frame, ",\"items\":[");
     while (it && !sn_item_bin(it) && count < most && (count == 0 || c->frame.len + it->len + 64 <= cap)) {
-      if (count++)
-        sn_buf_puts(&c->frame, ",");
-      sn_buf_puts(&c->frame, "{");
-      sn__seq_ts(&c->frame, it);
+      sn_buf_puts(&c->frame, count++ ? ",{\"seq\":" : "{\"seq\":");
+      sn_buf_u64(&c->frame, sn_item_seq(it));
+      sn_buf_puts(&c->frame, ",\"ts_ms\":");
+      sn_buf_u64_same(&c->frame, &ts, sn_item_ts(it));
       sn_buf_puts(&c->frame, ",\"data\":");
       sn_buf_append(&c->frame, it->data, it->len);
       sn_buf_puts(&c->frame, "}");
@@ -284,14 +288,17 @@ static int sn__write_frame(sn_conn *c, int binary) {
   return n < 0 ? -1 : 0;
 }
 
-/* Most frames in one coalesced write to a reader of one item per frame. */
+/* Most frames in one coalesced write. */
 #define SN_FETCH_COALESCE_MAX 512
 
-/* A reader of one item per frame (batch=1, no consume, no ack) would cost a
- * send() and two epoll_ctl per item. The frames of the items ready now leave
- * in one raw write instead (sn_wsout.h), each still a frame of its own: the
- * reader sees no difference. c->frame holds the first, already built; a
- * binary item's frame follows its header frame at once. */
+/* A write per frame costs a send() and two epoll_ctl (lws arms POLLOUT for
+ * the next WRITEABLE), per item for a reader of one item per frame, and per
+ * batch for a batched one that keeps up: a worker's read brings several put
+ * frames at once, but a WRITEABLE callback may write once. So the frames of
+ * the items ready now leave in one raw write (sn_wsout.h), each still a
+ * frame of its own: the reader sees no difference. c->frame holds the first,
+ * already built; a binary item's frame follows its header frame at once.
+ * Only for readers whose items are not leased (no consume, no ack). */
 static int sn__write_many(sn_conn *c, sn_task *t, uint64_t *cursor) {
   sn_buf *b = &c->node->wout;
   int frames = 1;
@@ -305,7 +312,8 @@ static int sn__write_many(sn_conn *c, sn_task *t, uint64_t *cursor) {
       break; /* nothing more ready */
     if (it && b->len + 2 * SN_WSOUT_HDR_MAX + 256 + 2 * (size_t)it->len > SN_WSOUT_MAX)
       break; /* the next one goes in the next write */
-    if (!sn__build(c, t, cursor))
+    /* room for a frame (its header and closing brackets aside) in what is left */
+    if (!sn__build(c, t, cursor, SN_WSOUT_MAX - b->len - 2 * SN_WSOUT_HDR_MAX))
       break;
     sn_wsout_append(b, sn_buf_data(&c->frame), c->frame.len, 0);
     if (c->bin_pending) {
@@ -339,17 +347,17 @@ int sn_fetch_writeable(sn_conn *c) {
     if ((t = c->task) == NULL)
       return 0;
     cursor = c->cursor;
-    built = sn__build(c, t, &cursor);
+    built = sn__build(c, t, &cursor, SIZE_MAX);
     c->cursor = cursor;
   } else {
     if ((t = sn__pick(c, &cursor)) == NULL)
       return 0;
-    built = sn__build(c, t, &cursor);
+    built = sn__build(c, t, &cursor, SIZE_MAX);
     json_object_set_new(c->cursors, t->conf.task_id, json_integer((json_int_t)cursor));
   }
   if (!built)
     return 0;
-  if (c->role == SN_ROLE_WS_FETCH && c->batch == 1 && !c->consume && !c->ack && !c->bin_pending &&
+  if (c->role == SN_ROLE_WS_FETCH && !c->consume && !c->ack && !c->bin_pending &&
       c->frame.len < SN_WSOUT_MAX / 4) {
     if (sn__write_many(c, t, &cursor))
       return -1;

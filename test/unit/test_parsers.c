@@ -279,6 +279,29 @@ START_TEST(sdk_frames) {
 }
 END_TEST
 
+/* Numbers in frames: every digit count, and runs that repeat, against printf. */
+START_TEST(numbers_written_as_printf_would) {
+  const uint64_t starts[] = {0, 7, 95, 999, 12345678, 1700000000000ull, 18446744073709551600ull};
+  for (size_t i = 0; i < sizeof(starts) / sizeof(starts[0]); i++) {
+    sn_buf b, want;
+    sn_buf_num ts = {0};
+    sn_buf_init(&b, 0);
+    sn_buf_init(&want, 0);
+    for (uint64_t k = 0; k < 15; k++) {
+      uint64_t v = starts[i] + k;
+      sn_buf_u64(&b, v);
+      sn_buf_puts(&b, " ");
+      sn_buf_u64_same(&b, &ts, starts[i] + k / 4); /* repeats, then moves on */
+      sn_buf_puts(&b, ";");
+      sn_buf_printf(&want, "%llu %llu;", (unsigned long long)v, (unsigned long long)(starts[i] + k / 4));
+    }
+    ck_assert_str_eq(sn_buf_cstr(&b), sn_buf_cstr(&want));
+    sn_buf_free(&b);
+    sn_buf_free(&want);
+  }
+}
+END_TEST
+
 Suite *sn_parsers_suite(void) {
   Suite *s = suite_create("parsers");
   TCase *tc = tcase_create("core");
@@ -290,6 +313,7 @@ Suite *sn_parsers_suite(void) {
   tcase_add_test(tc, redis_huge_array);
   tcase_add_test(tc, redis_urls);
   tcase_add_test(tc, sdk_frames);
+  tcase_add_test(tc, numbers_written_as_printf_would);
   suite_add_tcase(s, tc);
   return s;
 }
