@@ -1,4 +1,5 @@
 #include "sn_mirror_int.h"
+#include "sn_resp.h"
 #include "sn_ruv.h"
 
 #include <hiredis/async.h>
@@ -66,8 +67,12 @@ int sn_mirror_cmd(sn_mirror *m, int droppable, int argc, const char **argv, cons
   }
   if (m->inflight == 0)
     m->last_reply_ms = sn_now_ms(); /* the reply deadline runs from the first write waiting */
-  if (redisAsyncCommandArgv(ac, sn_mirror_done_cb, (void *)(uintptr_t)bytes, argc, argv, lens) != REDIS_OK)
+  sn_resp_command(&m->fmt, argc, argv, lens);
+  if (redisAsyncFormattedCommand(ac, sn_mirror_done_cb, (void *)(uintptr_t)bytes, sn_buf_data(&m->fmt), m->fmt.len) !=
+      REDIS_OK)
     return -1;
+  sn_buf_reset(&m->fmt);
+  sn_buf_shrink(&m->fmt, 65536); /* a job's large payload does not stay allocated */
   m->inflight++;
   m->pending_bytes += bytes;
   return 0;
@@ -658,6 +663,7 @@ sn_mirror *sn_mirror_new(sn_node *n, const char *url, sn_error *err) {
   m->port = m->url.port;
   snprintf(m->processing, sizeof(m->processing), "hero:processing:%s", n->node_id);
   m->adopting = json_object();
+  sn_buf_init(&m->fmt, 0);
   uv_timer_init(n->loop, &m->tick);
   m->tick.data = m;
   m->handles = 1;
@@ -689,6 +695,7 @@ static void sn__maybe_free(sn_mirror *m) {
       return;
   if (m->closing && m->handles == 0 && !m->cmd_draining) {
     json_decref(m->adopting);
+    sn_buf_free(&m->fmt);
     free(m);
   }
 }

@@ -6,6 +6,7 @@
 #include <hiredis/async.h>
 #include <uv.h>
 
+#include "sn_buf.h"
 #include "sn_mirror.h"
 #include "sn_rurl.h"
 
@@ -54,6 +55,7 @@ struct sn_mirror {
   int closing, handles;
   int cmd_draining; /* the command connection sends its last writes before it goes */
   int was_up; /* resync once per reconnect */
+  sn_buf fmt;  /* scratch: each command in RESP before hiredis copies it (sn_resp.h) */
 };
 
 /* A reply came on the command connection. */

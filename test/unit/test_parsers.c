@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "sn_hero.h"
+#include "sn_resp.h"
 #include "sn_rurl.h"
 #include "sn_node.h"
 #include "sn_url.h"
@@ -302,6 +303,29 @@ START_TEST(numbers_written_as_printf_would) {
 }
 END_TEST
 
+/* Our RESP commands are byte for byte what hiredis would have sent: empty
+ * and binary arguments, and a command large enough to grow the buffer. */
+START_TEST(resp_commands_as_hiredis_formats_them) {
+  static char big[70000];
+  const char *argv[] = {"HSET", "hero:job:j-1", "payload", "", "bin", big};
+  size_t lens[] = {4, 12, 7, 0, 3, sizeof(big)};
+  sn_buf b;
+  memset(big, '\r', sizeof(big));
+  big[7] = '\0';
+  memcpy(big + 100, "\xff\n$3\r\n", 7);
+  sn_buf_init(&b, 0);
+  for (int argc = 1; argc <= 6; argc++) {
+    char *want = NULL;
+    long long n = redisFormatCommandArgv(&want, argc, argv, lens);
+    sn_resp_command(&b, argc, argv, lens);
+    ck_assert_int_eq((long long)b.len, n);
+    ck_assert_int_eq(memcmp(sn_buf_data(&b), want, b.len), 0);
+    redisFreeCommand(want);
+  }
+  sn_buf_free(&b);
+}
+END_TEST
+
 Suite *sn_parsers_suite(void) {
   Suite *s = suite_create("parsers");
   TCase *tc = tcase_create("core");
@@ -314,6 +338,7 @@ Suite *sn_parsers_suite(void) {
   tcase_add_test(tc, redis_urls);
   tcase_add_test(tc, sdk_frames);
   tcase_add_test(tc, numbers_written_as_printf_would);
+  tcase_add_test(tc, resp_commands_as_hiredis_formats_them);
   suite_add_tcase(s, tc);
   return s;
 }
