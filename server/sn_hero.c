@@ -6,9 +6,15 @@
 #include "sn_utf8.h"
 #include "sn_util.h"
 
+/* True when s[0..n) can be a JSON string as it is: UTF-8 without a NUL. */
+static int sn__clean(const char *s, size_t n) { return memchr(s, 0, n) == NULL && sn_utf8_valid(s, n); }
+
 static json_t *sn__text(const char *s, size_t n) {
-  char *copy = sn_strndup(s, n); /* a NUL inside ends the text */
+  char *copy;
   json_t *v;
+  if (sn__clean(s, n)) /* nearly always: one copy, not three */
+    return json_stringn_nocheck(s, n);
+  copy = sn_strndup(s, n); /* a NUL inside ends the text */
   sn_utf8_fix(copy);
   v = json_string(copy);
   free(copy);
@@ -25,6 +31,10 @@ json_t *sn_hero_hash(const redisReply *rep) {
     json_t *key;
     if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
       continue;
+    if (sn__clean(k->str, k->len)) {
+      json_object_setn_new_nocheck(h, k->str, k->len, sn__text(v->str, v->len));
+      continue;
+    }
     key = sn__text(k->str, k->len);
     json_object_set_new(h, json_string_value(key), sn__text(v->str, v->len));
     json_decref(key);
