@@ -5,8 +5,11 @@
 
 #include "sn_util.h"
 
+/* Callers ask only for seqs in the window (seq - first_seq < cap) and head <
+ * cap, so one subtraction wraps: no division per item. */
 static size_t sn__slot(const sn_queue *q, uint64_t seq) {
-  return (q->head + (size_t)(seq - q->first_seq)) % q->cap;
+  size_t i = q->head + (size_t)(seq - q->first_seq);
+  return i >= q->cap ? i - q->cap : i;
 }
 
 int sn_queue_init(sn_queue *q, size_t cap, size_t max_bytes) {
@@ -98,7 +101,7 @@ static void sn__release(sn_item *it) {
 /* Advances head past holes left by consumers, so the oldest slot is live. */
 static void sn__trim(sn_queue *q) {
   while (q->span > 0 && q->slots[q->head] == NULL) {
-    q->head = (q->head + 1) % q->cap;
+    q->head = q->head + 1 == q->cap ? 0 : q->head + 1;
     q->span--;
     q->first_seq++;
   }
