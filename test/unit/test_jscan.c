@@ -107,6 +107,22 @@ START_TEST(long_strings_checked_at_every_offset) {
     ck_assert_msg(sn_jscan_value(buf, 49, NULL) == 0, "good bytes at %d", at);
   }
   ck_assert_int_ne(sn_jscan_value("\"aaaaaaaaaaaaaaaaaaaa", 21, NULL), 0); /* unterminated */
+  /* Short strings: under sixteen bytes the eight-byte path does the work. */
+  for (int len = 3; len < 26; len++) {
+    for (int at = 1; at < len - 1; at++) {
+      for (size_t b = 0; b < sizeof(bad); b++) {
+        memset(buf, 'a', sizeof(buf));
+        buf[0] = buf[len - 1] = '"';
+        buf[at] = bad[b];
+        ck_assert_msg(sn_jscan_value(buf, (size_t)len, NULL) != 0, "len %d byte %02x at %d", len,
+                      (unsigned char)bad[b], at);
+      }
+      buf[at] = '"'; /* ends the string early */
+      ck_assert_int_ne(sn_jscan_value(buf, (size_t)len, NULL), 0);
+      buf[at] = '~';
+      ck_assert_int_eq(sn_jscan_value(buf, (size_t)len, NULL), 0);
+    }
+  }
 }
 END_TEST
 
