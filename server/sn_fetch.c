@@ -327,11 +327,18 @@ static int sn__write_many(sn_conn *c, sn_task *t, uint64_t *cursor) {
   return lws_write(c->wsi, (unsigned char *)sn_buf_data(b), b->len, LWS_WRITE_RAW) < 0 ? -1 : 0;
 }
 
+/* True when the queue has an item or a gap for a reader at cursor. */
+static int sn__more(sn_task *t, uint64_t cursor) {
+  sn_gap gap;
+  return sn_queue_peek(&t->queue, &cursor, &gap) != NULL || gap.to > gap.from;
+}
+
 int sn_fetch_writeable(sn_conn *c) {
   sn_task *t;
   uint64_t cursor;
   int built = 0;
 
+  c->wake_turn = 0; /* served: the next put asks again (sn_task_wake_fetchers) */
   if (c->consume && !c->ack && c->nleases && c->bin_pending != 2 && c->task)
     sn__confirm(c, c->task, UINT64_MAX); /* the last frame is out in full */
   if (c->bin_pending == 2) {
@@ -378,7 +385,14 @@ int sn_fetch_writeable(sn_conn *c) {
       sn_buf_append(&c->frame, it->data, it->len);
     c->bin_pending = 2;
   }
-  lws_callback_on_writable(c->wsi);
+  /* A plain reader is asked for the next callback only when more is ready
+   * now; otherwise the next put asks (sn_task_wake_fetchers): an empty
+   * callback costs two epoll_ctl pairs. The others always are: a consumer
+   * confirms its leases in the next one, a binary item's bytes follow in it. */
+  if (c->role != SN_ROLE_WS_FETCH || c->consume || c->ack || c->bin_pending || sn__more(t, cursor)) {
+    c->wake_turn = c->node->turn;
+    lws_callback_on_writable(c->wsi);
+  }
   return 0;
 }
 

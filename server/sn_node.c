@@ -46,6 +46,10 @@ static int sn__find_shim(sn_node *n, sn_error *err) {
   return 0;
 }
 
+/* A new loop turn: fetchers may be asked for a writable callback again
+ * (sn_task_wake_fetchers asks once per turn). */
+static void sn__turn(uv_prepare_t *h) { ((sn_node *)h->data)->turn++; }
+
 int sn_node_init(sn_node *n, uv_loop_t *loop, sn_config *cfg, sn_error *err) {
   memset(n, 0, sizeof(*n));
   n->loop = loop;
@@ -70,6 +74,10 @@ int sn_node_init(sn_node *n, uv_loop_t *loop, sn_config *cfg, sn_error *err) {
   uv_timer_init(loop, &n->poke_timer);
   uv_timer_init(loop, &n->watch_timer);
   uv_timer_init(loop, &n->qsync_timer);
+  uv_prepare_init(loop, &n->turn_prep);
+  n->turn_prep.data = n;
+  n->turn = 1;
+  uv_prepare_start(&n->turn_prep, sn__turn);
   n->sighup.data = n;
   n->sigint.data = n->sigterm.data = n->shutdown_timer.data = n->poke_timer.data = n->watch_timer.data = n;
   n->qsync_timer.data = n;
@@ -292,6 +300,7 @@ static void sn__finish(sn_node *n) {
   uv_close((uv_handle_t *)&n->poke_timer, NULL);
   uv_close((uv_handle_t *)&n->watch_timer, NULL);
   uv_close((uv_handle_t *)&n->qsync_timer, NULL);
+  uv_close((uv_handle_t *)&n->turn_prep, NULL);
   n->scan_soon = 1;
   sn_watch_tick(n); /* a last sweep for orphans */
   sn_zinit_close(n->zinit); /* after the tasks' last requests (remove) are written */

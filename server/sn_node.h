@@ -318,6 +318,7 @@ struct sn_conn {
   sn_buf rx;                /* message or body being assembled */
   int rx_binary;
   int rx_skip;              /* discarding the rest of an oversized message */
+  uint64_t wake_turn;       /* fetchers: the loop turn writable was asked in (0: since served) */
   sn_list outq;             /* sn_frame */
   size_t outq_bytes;
   int rx_paused;
@@ -408,6 +409,8 @@ struct sn_node {
   uv_timer_t poke_timer;     /* re-checks shutdown outside lws callbacks; client grace */
   uv_timer_t watch_timer;    /* supervision checks */
   uv_timer_t qsync_timer;    /* fsync of the queue logs (queue_fsync "every_ms") */
+  uv_prepare_t turn_prep;    /* counts loop turns (turn), before each poll */
+  uint64_t turn;
   char shim_path[4096];
   sn_ptab ptab;              /* process table of the last watch tick, owned */
   sn_buf wout;               /* scratch for coalesced frames (sn_wsout.h), owned */
