@@ -25,35 +25,49 @@ void sn_map_free(sn_map *m) {
   memset(m, 0, sizeof(*m));
 }
 
-static sn_map_entry *sn__find(const sn_map *m, const char *key) {
+static sn_map_entry *sn__find(const sn_map *m, const char *key, uint64_t h) {
   if (m->cap == 0)
     return NULL;
-  for (size_t i = sn__hash(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+  for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
     sn_map_entry *e = &m->slots[i];
     if (e->key == NULL)
       return NULL;
-    if (e->key != SN_MAP_DELETED && strcmp(e->key, key) == 0)
+    if (e->hash == h && e->key != SN_MAP_DELETED && strcmp(e->key, key) == 0)
       return e;
   }
 }
 
 void *sn_map_get(const sn_map *m, const char *key) {
-  sn_map_entry *e = sn__find(m, key);
+  sn_map_entry *e = sn__find(m, key, sn__hash(key));
   return e ? e->value : NULL;
 }
 
-/* Rehashes into cap slots, dropping the tombstones of deleted keys. */
+/* Puts a key known to be absent, taking ownership of the copy given. */
+static void sn__insert(sn_map *m, char *key, uint64_t h, void *value) {
+  for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+    sn_map_entry *e = &m->slots[i];
+    if (e->key == NULL || e->key == SN_MAP_DELETED) {
+      if (e->key == NULL)
+        m->used++;
+      e->key = key;
+      e->value = value;
+      e->hash = h;
+      m->live++;
+      return;
+    }
+  }
+}
+
+/* Rehashes into cap slots, dropping the tombstones of deleted keys (the
+ * keys' copies move over as they are). */
 static void sn__rehash(sn_map *m, size_t cap) {
   sn_map old = *m;
   m->cap = cap;
   m->slots = sn_calloc(m->cap, sizeof(*m->slots));
   m->used = m->live = 0;
-  for (size_t i = 0; i < old.cap; i++) {
-    if (old.slots[i].key && old.slots[i].key != SN_MAP_DELETED) {
-      sn_map_put(m, old.slots[i].key, old.slots[i].value);
-      free(old.slots[i].key);
-    }
-  }
+  for (size_t i = 0; i < old.cap; i++)
+    if (old.slots[i].key && old.slots[i].key != SN_MAP_DELETED)
+      sn__insert(m, old.slots[i].key, old.slots[i].hash, old.slots[i].value);
   free(old.slots);
 }
 
@@ -67,30 +81,21 @@ static size_t sn__fit(size_t live) {
 }
 
 void sn_map_put(sn_map *m, const char *key, void *value) {
-  sn_map_entry *e = sn__find(m, key);
+  uint64_t h = sn__hash(key);
+  sn_map_entry *e = sn__find(m, key, h);
   if (e) {
     e->value = value;
     return;
   }
   /* Tombstones count as used (probes walk over them): when live and dead
-   * slots fill three quarters, rehash to fit what is live. */
-  if ((m->used + 1) * 4 > m->cap * 3)
+   * slots fill two thirds, rehash to fit what is live. */
+  if ((m->used + 1) * 3 > m->cap * 2)
     sn__rehash(m, sn__fit(m->live));
-  for (size_t i = sn__hash(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-    e = &m->slots[i];
-    if (e->key == NULL || e->key == SN_MAP_DELETED) {
-      if (e->key == NULL)
-        m->used++;
-      e->key = sn_strdup(key);
-      e->value = value;
-      m->live++;
-      return;
-    }
-  }
+  sn__insert(m, sn_strdup(key), h, value);
 }
 
 void sn_map_del(sn_map *m, const char *key) {
-  sn_map_entry *e = sn__find(m, key);
+  sn_map_entry *e = sn__find(m, key, sn__hash(key));
   if (e == NULL)
     return;
   free(e->key);

@@ -5,10 +5,12 @@
 #define SN_MAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct sn_map_entry {
-  char *key; /* owned copy; NULL = empty; (char *)1 = deleted */
+  char *key;     /* owned copy; NULL = empty; (char *)1 = deleted */
   void *value;
+  uint64_t hash; /* of key: probes compare it before the strings */
 } sn_map_entry;
 
 typedef struct sn_map {
