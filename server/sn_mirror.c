@@ -51,6 +51,16 @@ void sn_mirror_done_cb(redisAsyncContext *ac, void *r, void *priv) {
 
 int sn_mirror_saturated(const sn_mirror *m) { return m && m->pending_bytes > SN_MIRROR_INTAKE_BYTES; }
 
+int sn_mirror_send(sn_mirror *m, redisAsyncContext *ac, redisCallbackFn *cb, void *priv, int argc, const char **argv,
+                   const size_t *lens) {
+  int rc;
+  sn_resp_command(&m->fmt, argc, argv, lens);
+  rc = redisAsyncFormattedCommand(ac, cb, priv, sn_buf_data(&m->fmt), m->fmt.len);
+  sn_buf_reset(&m->fmt);
+  sn_buf_shrink(&m->fmt, 65536); /* a job's large payload does not stay allocated */
+  return rc;
+}
+
 /* One command on the command connection. droppable: a task-state or data
  * write that may be skipped when the pipeline is full (job writes never
  * are: past SN_MIRROR_INTAKE_BYTES new jobs are refused instead). */
@@ -67,12 +77,8 @@ int sn_mirror_cmd(sn_mirror *m, int droppable, int argc, const char **argv, cons
   }
   if (m->inflight == 0)
     m->last_reply_ms = sn_now_ms(); /* the reply deadline runs from the first write waiting */
-  sn_resp_command(&m->fmt, argc, argv, lens);
-  if (redisAsyncFormattedCommand(ac, sn_mirror_done_cb, (void *)(uintptr_t)bytes, sn_buf_data(&m->fmt), m->fmt.len) !=
-      REDIS_OK)
+  if (sn_mirror_send(m, ac, sn_mirror_done_cb, (void *)(uintptr_t)bytes, argc, argv, lens) != REDIS_OK)
     return -1;
-  sn_buf_reset(&m->fmt);
-  sn_buf_shrink(&m->fmt, 65536); /* a job's large payload does not stay allocated */
   m->inflight++;
   m->pending_bytes += bytes;
   return 0;
@@ -390,8 +396,12 @@ static void sn__hash(redisAsyncContext *ac, void *r, void *priv) {
 
 void sn_mirror_read_job(sn_mirror *m, const char *id, int adopt) {
   redisAsyncContext *ac = m->rc[SN_RC_CMD].ac;
-  char *priv = adopt ? sn_strdup(id) : NULL;
-  if (ac && m->rc[SN_RC_CMD].up && redisAsyncCommand(ac, sn__hash, priv, "HGETALL hero:job:%s", id) == REDIS_OK) {
+  char *priv = adopt ? sn_strdup(id) : NULL, key[200];
+  const char *argv[2] = {"HGETALL", key};
+  size_t lens[2] = {7, (size_t)snprintf(key, sizeof(key), "hero:job:%s", id)};
+  if (lens[1] >= sizeof(key))
+    lens[1] = sizeof(key) - 1;
+  if (ac && m->rc[SN_RC_CMD].up && sn_mirror_send(m, ac, sn__hash, priv, 2, argv, lens) == REDIS_OK) {
     m->inflight++;
     return;
   }

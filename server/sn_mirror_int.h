@@ -60,6 +60,10 @@ struct sn_mirror {
 
 /* A reply came on the command connection. */
 void sn_mirror_got_reply(sn_mirror *m);
+/* A command on connection ac with its own callback, formatted by us
+ * (sn_resp.h); REDIS_OK or REDIS_ERR as from hiredis. */
+int sn_mirror_send(sn_mirror *m, redisAsyncContext *ac, redisCallbackFn *cb, void *priv, int argc, const char **argv,
+                   const size_t *lens);
 /* One command on the command connection (see sn_mirror.c). */
 int sn_mirror_cmd(sn_mirror *m, int droppable, int argc, const char **argv, const size_t *lens);
 int sn_mirror_cmdv(sn_mirror *m, int droppable, const char *first, ...);

@@ -177,7 +177,11 @@ void sn_rqueue_arm(sn_rconn *rc) {
     return sn__block(rc);
   snprintf(src, sizeof(src), "hero:work_queue:%s", rc->kind);
   snprintf(n, sizeof(n), "%ld", room < SN_RQ_TAKE_MAX ? room : SN_RQ_TAKE_MAX);
-  if (redisAsyncCommand(rc->ac, sn__taken, rc, "EVAL %s 2 %s %s %s", sn__lua_take, src, m->processing, n) == REDIS_OK)
+  const char *argv[] = {"EVAL", sn__lua_take, "2", src, m->processing, n};
+  size_t lens[6];
+  for (int i = 0; i < 6; i++)
+    lens[i] = strlen(argv[i]);
+  if (sn_mirror_send(m, rc->ac, sn__taken, rc, 6, argv, lens) == REDIS_OK)
     rc->popping = 1;
 }
 
