@@ -75,8 +75,11 @@ void sn_buf_u64(sn_buf *b, uint64_t v) {
   b->len += n;
 }
 
-void sn_buf_u64_same(sn_buf *b, sn_buf_num *c, uint64_t v) {
-  if (!c->len || v != c->v) {
+void sn_buf_u64_near(sn_buf *b, sn_buf_num *c, uint64_t v) {
+  if (c->len && v == c->v + 1 && v != 0 && c->d[c->len - 1] != '9') {
+    c->d[c->len - 1]++; /* the next one, as seqs go: nine times in ten one digit changes */
+    c->v = v;
+  } else if (!c->len || v != c->v) {
     char tmp[20];
     char *p = sn__digits(tmp + sizeof(tmp), v);
     c->len = (unsigned char)(tmp + sizeof(tmp) - p);

@@ -35,15 +35,17 @@ static inline void sn_buf_append(sn_buf *b, const void *p, size_t n) {
 /* strlen of a literal is folded at compile time. */
 static inline void sn_buf_puts(sn_buf *b, const char *s) { sn_buf_append(b, s, strlen(s)); }
 void sn_buf_u64(sn_buf *b, uint64_t v);
-/* A number's digits kept between calls, for runs of the same number (the
- * timestamps in an items frame: one per put). Zero it to start. */
+/* A number's digits kept between calls, for runs of numbers that repeat or
+ * count up (an items frame's timestamps, one per put, and seqs). Zero it to
+ * start. */
 typedef struct sn_buf_num {
   uint64_t v;
   unsigned char len; /* 0: nothing kept yet */
   char d[20];
 } sn_buf_num;
-/* sn_buf_u64, reusing c's digits when v is the last number written with c. */
-void sn_buf_u64_same(sn_buf *b, sn_buf_num *c, uint64_t v);
+/* sn_buf_u64, reusing c's digits when v is the last number written with c,
+ * or the one after it. */
+void sn_buf_u64_near(sn_buf *b, sn_buf_num *c, uint64_t v);
 void sn_buf_printf(sn_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s as a JSON string literal, escaped. */
 void sn_buf_json_str(sn_buf *b, const char *s, size_t n);

@@ -233,14 +233,14 @@ static int sn__build(sn_conn *c, sn_task *t, uint64_t *cursor, size_t room) {
     if (c->consume)
       sn__lease(c, t, it);
   } else {
-    sn_buf_num ts = {0}; /* items of one put share a timestamp */
+    sn_buf_num seq = {0}, ts = {0}; /* seqs count up; items of one put share a timestamp */
     sn__head(&c->frame, "items", t->conf.task_id);
     sn_buf_puts(&c->frame, ",\"items\":[");
     while (it && !sn_item_bin(it) && count < most && (count == 0 || c->frame.len + it->len + 64 <= cap)) {
       sn_buf_puts(&c->frame, count++ ? ",{\"seq\":" : "{\"seq\":");
-      sn_buf_u64(&c->frame, sn_item_seq(it));
+      sn_buf_u64_near(&c->frame, &seq, sn_item_seq(it));
       sn_buf_puts(&c->frame, ",\"ts_ms\":");
-      sn_buf_u64_same(&c->frame, &ts, sn_item_ts(it));
+      sn_buf_u64_near(&c->frame, &ts, sn_item_ts(it));
       sn_buf_puts(&c->frame, ",\"data\":");
       sn_buf_append(&c->frame, it->data, it->len);
       sn_buf_puts(&c->frame, "}");

@@ -280,21 +280,25 @@ START_TEST(sdk_frames) {
 }
 END_TEST
 
-/* Numbers in frames: every digit count, and runs that repeat, against printf. */
+/* Numbers in frames: every digit count, and runs that repeat or count up
+ * across a carry, against printf. */
 START_TEST(numbers_written_as_printf_would) {
   const uint64_t starts[] = {0, 7, 95, 999, 12345678, 1700000000000ull, 18446744073709551600ull};
   for (size_t i = 0; i < sizeof(starts) / sizeof(starts[0]); i++) {
     sn_buf b, want;
-    sn_buf_num ts = {0};
+    sn_buf_num seq = {0}, ts = {0};
     sn_buf_init(&b, 0);
     sn_buf_init(&want, 0);
     for (uint64_t k = 0; k < 15; k++) {
       uint64_t v = starts[i] + k;
       sn_buf_u64(&b, v);
       sn_buf_puts(&b, " ");
-      sn_buf_u64_same(&b, &ts, starts[i] + k / 4); /* repeats, then moves on */
+      sn_buf_u64_near(&b, &seq, v);
+      sn_buf_puts(&b, " ");
+      sn_buf_u64_near(&b, &ts, starts[i] + k / 4); /* repeats, then moves on */
       sn_buf_puts(&b, ";");
-      sn_buf_printf(&want, "%llu %llu;", (unsigned long long)v, (unsigned long long)(starts[i] + k / 4));
+      sn_buf_printf(&want, "%llu %llu %llu;", (unsigned long long)v, (unsigned long long)v,
+                    (unsigned long long)(starts[i] + k / 4));
     }
     ck_assert_str_eq(sn_buf_cstr(&b), sn_buf_cstr(&want));
     sn_buf_free(&b);
