@@ -241,6 +241,54 @@ def one_item_frames_written_together_stay_frames():
     node.stop()
 
 @test
+def batched_frames_written_together_stay_frames():
+    """A batched reader gets the frames of everything ready in one write too: each an items frame
+    of at most `batch` items (binary ones alone, as header + bytes), in order, a gap first."""
+    node = Node()
+    node.cmd({"cmd": "start", "task_id": "bat", "mode": "net", "queue_len": 3000})
+    w = Worker(node.port, "bat")
+    blobs = {}
+    for k in range(0, 3200, 40):
+        items = []
+        for i in range(k, k + 40):
+            if i % 211 == 7:
+                if items:
+                    w.put_items(items)
+                    items = []
+                blobs[i] = os.urandom(i % 500 + 1)
+                w.send(blobs[i])
+            else:
+                items.append({"k": i, "pad": "y" * (i % 250)})
+        if items:
+            w.put_items(items)
+    wait_for(lambda: node.task("bat")["queue"]["next_seq"] == 3201)
+    f = WS(node.port, "/m/fetch/bat?from=1&batch=50")
+    m = f.recv()
+    check(m.get("type") == "gap" and m.get("from") == 1 and m.get("to") == 201, "the 200 dropped first, as a gap", m)
+    seqs, ok, most = [], True, 0
+    while len(seqs) < 3000:
+        m = f.recv()
+        if m.get("type") == "data":
+            k = m["seq"] - 1
+            ok &= k in blobs and m.get("bin") is True and f.recv() == blobs[k]
+            seqs.append(m["seq"])
+            continue
+        ok &= m.get("type") == "items" and 1 <= len(m["items"]) <= 50
+        most = max(most, len(m["items"]))
+        for it in m["items"]:
+            k = it["seq"] - 1
+            ok &= k not in blobs and it["data"] == {"k": k, "pad": "y" * (k % 250)}
+            seqs.append(it["seq"])
+    check(seqs == list(range(201, 3201)), "3000 items in order", (seqs[:3], seqs[-3:]))
+    check(ok and most == 50, "frames of at most 50 items, full ones among them; binary items alone", most)
+    w.put({"after": True})
+    m = f.recv()
+    check(m.get("type") == "items" and m["items"][0]["data"] == {"after": True} and m["items"][0]["seq"] == 3201,
+          "and the stream goes on live", m)
+    f.close(), w.close()
+    node.stop()
+
+@test
 def error_codes():
     node = Node(config={"max_message_bytes": 65536, "max_tasks": 3})
     P = node.port
