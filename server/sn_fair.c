@@ -6,9 +6,9 @@
  * were ready from the start lost items to drops. Now, after a put, if a
  * fetcher of the task lags by more than SN_FAIR_LAG items and its socket can
  * take data, the node stops reading the worker until that fetcher has caught
- * up to half the lag, or SN_FAIR_PAUSE_US has passed: a fetcher that stops
- * reading never holds the worker back for longer than that (it gets a gap, as
- * the contract says). */
+ * up to half the lag, its socket is full after a write, or SN_FAIR_PAUSE_US
+ * has passed: a fetcher that stops reading never holds the worker back for
+ * longer than that (it gets a gap, as the contract says). */
 #include "sn_node.h"
 
 #define SN_FAIR_LAG 2000         /* items a ready fetcher may fall behind before the worker waits */
@@ -47,7 +47,12 @@ void sn_fair_resume(sn_conn *w) {
   sn__rx(w, 1);
 }
 
+/* The wait ends when the fetcher has caught up to half the lag, or when it
+ * stops taking data (its socket full: the reader is busy or descheduled):
+ * waiting on then would hold the worker, and every item behind it, for the
+ * whole SN_FAIR_PAUSE_US without helping the fetcher. */
 void sn_fair_after_write(sn_task *t, const sn_conn *f) {
-  if (t->worker && t->worker->fair_paused && sn__lag(t, f) <= SN_FAIR_LAG / 2)
+  if (t->worker && t->worker->fair_paused &&
+      (sn__lag(t, f) <= SN_FAIR_LAG / 2 || (f->wsi && lws_send_pipe_choked(f->wsi))))
     sn_fair_resume(t->worker);
 }

@@ -17,6 +17,8 @@ void sn_wch_established(sn_conn *c) {
 
 void sn_wch_hello_timeout(sn_conn *c) {
   if (c->hello_done) {
+    if (c->fair_paused)
+      sn_log(SN_LOG_DEBUG, sn__tid(c), "fairness: the worker waited the longest pause for its fetchers");
     sn_fair_resume(c); /* the only other timer of a worker channel */
     return;
   }
