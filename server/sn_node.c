@@ -74,6 +74,7 @@ int sn_node_init(sn_node *n, uv_loop_t *loop, sn_config *cfg, sn_error *err) {
   uv_timer_init(loop, &n->poke_timer);
   uv_timer_init(loop, &n->watch_timer);
   uv_timer_init(loop, &n->qsync_timer);
+  sn_mem_init();
   uv_prepare_init(loop, &n->turn_prep);
   n->turn_prep.data = n;
   n->turn = 1;

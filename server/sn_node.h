@@ -411,6 +411,8 @@ struct sn_node {
   uv_timer_t qsync_timer;    /* fsync of the queue logs (queue_fsync "every_ms") */
   uv_prepare_t turn_prep;    /* counts loop turns (turn), before each poll */
   uint64_t turn;
+  uint64_t mem_mark, mem_busy_ms; /* sn_mem.c: activity seen, and when */
+  int mem_trimmed;                /* free memory given back since the node went idle */
   char shim_path[4096];
   sn_ptab ptab;              /* process table of the last watch tick, owned */
   sn_buf wout;               /* scratch for coalesced frames (sn_wsout.h), owned */
@@ -480,6 +482,10 @@ void sn_stat_ws_tick(sn_conn *c);
 /* ---- fair: a flooding worker waits for its ready fetchers ---- */
 void sn_fair_after_put(sn_task *t);
 void sn_fair_after_write(sn_task *t, const sn_conn *fetcher);
+
+/* sn_mem.c: freed memory kept for reuse while busy, given back when idle. */
+void sn_mem_init(void);
+void sn_mem_tick(sn_node *n, uint64_t now_ms);
 void sn_fair_resume(sn_conn *worker);
 
 /* ---- metrics: GET /metrics (Prometheus text format) ---- */

@@ -162,6 +162,7 @@ void sn_watch_tick(sn_node *n) {
   }
   free(buf);
   sn_pools_adjust(n);
+  sn_mem_tick(n, now);
 }
 
 static void sn__tick(uv_timer_t *h) { sn_watch_tick(h->data); }

@@ -10,7 +10,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import HERE, SLOW, Node, check, run_all, shared_tool, skip, test, wait_for  # noqa: E402
+from harness import HERE, SANITIZED, SLOW, WRAP, Node, check, run_all, shared_tool, skip, test, wait_for  # noqa: E402
 from snclient import WS, Closed, Worker, http, raw_http  # noqa: E402
 
 PYWORKER = [sys.executable, os.path.join(HERE, "pyworker.py")]
@@ -286,6 +286,29 @@ def batched_frames_written_together_stay_frames():
     check(m.get("type") == "items" and m["items"][0]["data"] == {"after": True} and m["items"][0]["seq"] == 3201,
           "and the stream goes on live", m)
     f.close(), w.close()
+    node.stop()
+
+@test
+def memory_a_burst_freed_goes_back_once_the_node_is_idle():
+    """The node keeps freed memory for reuse while items flow (no page faults for the next burst's
+    queue chunks) and gives it back once a second passes without items or jobs."""
+    if SANITIZED or WRAP:
+        skip("freed memory goes back when idle", "RSS is the sanitizer's or valgrind's, not glibc's")
+        return
+    node = Node()
+    node.cmd({"cmd": "start", "task_id": "burst", "mode": "net", "queue_len": 300000})
+    w = Worker(node.port, "burst")
+    rss0 = node.rss_kb()
+    item = {"pad": "z" * 90}
+    for _ in range(300):
+        w.put_items([item] * 1000)
+    check(wait_for(lambda: node.task("burst")["queue"]["next_seq"] == 300001), "300,000 items queued (~35 MB)")
+    rss1 = node.rss_kb()
+    w.close()
+    node.cmd({"cmd": "remove", "task_id": "burst"})
+    check(rss1 - rss0 > 25000, "the queue's memory shows in the RSS", (rss0, rss1))
+    check(wait_for(lambda: node.rss_kb() < rss0 + 10000, timeout=15), "and goes back within seconds of the node going idle",
+          (rss0, rss1, node.rss_kb()))
     node.stop()
 
 @test
