@@ -55,7 +55,9 @@ int sn_mirror_send(sn_mirror *m, redisAsyncContext *ac, redisCallbackFn *cb, voi
                    const size_t *lens) {
   int rc;
   sn_resp_command(&m->fmt, argc, argv, lens);
-  rc = redisAsyncFormattedCommand(ac, cb, priv, sn_buf_data(&m->fmt), m->fmt.len);
+  /* NUL-terminated, as hiredis's own commands are: it looks one byte past a
+   * one-word command (MULTI, EXEC) for another argument. */
+  rc = redisAsyncFormattedCommand(ac, cb, priv, sn_buf_cstr(&m->fmt), m->fmt.len);
   sn_buf_reset(&m->fmt);
   sn_buf_shrink(&m->fmt, 65536); /* a job's large payload does not stay allocated */
   return rc;

@@ -11,7 +11,8 @@
 
 #include "sn_buf.h"
 
-/* Replaces b's contents with the command argv[0..argc) (lens[i] bytes each). */
+/* Replaces b's contents with the command argv[0..argc) (lens[i] bytes each).
+ * Hand it to hiredis NUL-terminated (sn_buf_cstr). */
 void sn_resp_command(sn_buf *b, int argc, const char *const *argv, const size_t *lens);
 
 #endif
