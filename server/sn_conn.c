@@ -65,6 +65,18 @@ void sn_conn_detach(sn_conn *c) {
   sn_conn_unref(c);
 }
 
+/* Asks lws for c's writable callback, once per loop turn: every ask is an
+ * epoll_ctl DEL and ADD through lws-uv (uv_poll_start stops the poll first),
+ * and one turn asks many times (a frame per job dispatched to a worker, a
+ * wake per put for each fetcher). The mark clears when the callback comes
+ * (sn_http.c), so an ask after it counts again. */
+void sn_conn_want_write(sn_conn *c) {
+  if (c->wake_turn == c->node->turn)
+    return;
+  c->wake_turn = c->node->turn;
+  lws_callback_on_writable(c->wsi);
+}
+
 void sn_conn_send(sn_conn *c, const void *data, size_t len, int binary) {
   sn_frame *f;
   if (c->wsi == NULL || c->close_code)
@@ -79,7 +91,7 @@ void sn_conn_send(sn_conn *c, const void *data, size_t len, int binary) {
     c->rx_paused = 1;
     lws_rx_flow_control(c->wsi, 0);
   }
-  lws_callback_on_writable(c->wsi);
+  sn_conn_want_write(c);
 }
 
 void sn_conn_send_json(sn_conn *c, json_t *obj) {
@@ -99,7 +111,7 @@ void sn_conn_close(sn_conn *c, int close_code) {
   if (c->wsi == NULL || c->close_code)
     return;
   c->close_code = close_code;
-  lws_callback_on_writable(c->wsi);
+  sn_conn_want_write(c);
 }
 
 /* lws 4.1.6 hangs up without the close frame set by lws_close_reason, both
@@ -178,7 +190,7 @@ int sn_conn_write_queued(sn_conn *c) {
       lws_rx_flow_control(c->wsi, 1);
   }
   if (!sn_list_empty(&c->outq) || c->close_code)
-    lws_callback_on_writable(c->wsi);
+    sn_conn_want_write(c);
   return 1;
 }
 

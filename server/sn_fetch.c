@@ -120,7 +120,7 @@ void sn_fetch_receive(sn_conn *c, const char *msg, size_t len, int binary) {
   if (json_is_string(json_object_get(f, "type")) && strcmp(json_string_value(json_object_get(f, "type")), "ack") == 0 &&
       json_is_integer(seq) && json_integer_value(seq) > 0) {
     sn__confirm(c, c->task, (uint64_t)json_integer_value(seq));
-    lws_callback_on_writable(c->wsi); /* the window has room again */
+    sn_conn_want_write(c); /* the window has room again */
   } else {
     sn_conn_send_error(c, SN_EBADREQ, "expected {\"type\":\"ack\",\"seq\":N}", 0);
   }
@@ -183,7 +183,7 @@ int sn_fetch_ws_open(sn_conn *c, const char *task_id) {
       json_object_set_new(c->cursors, t->conf.task_id, json_integer((json_int_t)sn__start_cursor(t, from)));
     }
     sn_list_push(&n->all_fetchers, &c->fetch_link);
-    lws_callback_on_writable(c->wsi);
+    sn_conn_want_write(c);
     return 0;
   }
   if ((t = sn_node_find(n, task_id)) == NULL || t->removing) {
@@ -195,7 +195,7 @@ int sn_fetch_ws_open(sn_conn *c, const char *task_id) {
   sn_list_push(&t->fetchers, &c->fetch_link);
   sn_log(SN_LOG_DEBUG, t->conf.task_id, "fetcher connected at seq %llu%s", (unsigned long long)c->cursor,
          c->consume ? " (consume)" : "");
-  lws_callback_on_writable(c->wsi);
+  sn_conn_want_write(c);
   return 0;
 }
 
@@ -338,7 +338,6 @@ int sn_fetch_writeable(sn_conn *c) {
   uint64_t cursor;
   int built = 0;
 
-  c->wake_turn = 0; /* served: the next put asks again (sn_task_wake_fetchers) */
   if (c->consume && !c->ack && c->nleases && c->bin_pending != 2 && c->task)
     sn__confirm(c, c->task, UINT64_MAX); /* the last frame is out in full */
   if (c->bin_pending == 2) {
@@ -389,10 +388,8 @@ int sn_fetch_writeable(sn_conn *c) {
    * now; otherwise the next put asks (sn_task_wake_fetchers): an empty
    * callback costs two epoll_ctl pairs. The others always are: a consumer
    * confirms its leases in the next one, a binary item's bytes follow in it. */
-  if (c->role != SN_ROLE_WS_FETCH || c->consume || c->ack || c->bin_pending || sn__more(t, cursor)) {
-    c->wake_turn = c->node->turn;
-    lws_callback_on_writable(c->wsi);
-  }
+  if (c->role != SN_ROLE_WS_FETCH || c->consume || c->ack || c->bin_pending || sn__more(t, cursor))
+    sn_conn_want_write(c);
   return 0;
 }
 

@@ -318,7 +318,7 @@ struct sn_conn {
   sn_buf rx;                /* message or body being assembled */
   int rx_binary;
   int rx_skip;              /* discarding the rest of an oversized message */
-  uint64_t wake_turn;       /* fetchers: the loop turn writable was asked in (0: since served) */
+  uint64_t wake_turn;       /* the loop turn writable was asked in (0: served since) */
   sn_list outq;             /* sn_frame */
   size_t outq_bytes;
   int rx_paused;
@@ -359,6 +359,8 @@ void sn_conn_ref(sn_conn *c);
 void sn_conn_unref(sn_conn *c);
 /* lws is closing the connection: unlink it from everything. */
 void sn_conn_detach(sn_conn *c);
+/* Asks for c's writable callback; asks within one loop turn are one. */
+void sn_conn_want_write(sn_conn *c);
 /* Queues a text (or binary) frame and asks for a WRITEABLE callback. */
 void sn_conn_send(sn_conn *c, const void *data, size_t len, int binary);
 void sn_conn_send_json(sn_conn *c, json_t *obj); /* steals obj */

@@ -329,18 +329,6 @@ int sn_task_update(sn_task *t, sn_taskconf *conf, sn_error *err) {
   return 0;
 }
 
-/* Asks lws for c's writable callback once per loop turn. Every ask is an
- * epoll_ctl pair through lws-uv (uv_poll_start deletes and re-adds the fd),
- * and a worker's read brings several put frames, each waking the fetchers:
- * the first ask of a turn is the one that counts. The mark is cleared when
- * the callback comes (sn_fetch_writeable), so a put after it asks again. */
-static void sn__wake(sn_conn *c) {
-  if (c->wake_turn == c->node->turn)
-    return;
-  c->wake_turn = c->node->turn;
-  lws_callback_on_writable(c->wsi);
-}
-
 void sn_task_wake_fetchers(sn_task *t) {
   sn_list *pos, *tmp;
   /* Called once per worker frame, after its items went in: one write of
@@ -351,12 +339,12 @@ void sn_task_wake_fetchers(sn_task *t) {
     if (c->role == SN_ROLE_HTTP)
       sn_fetch_http_wake(c);
     else if (c->wsi)
-      sn__wake(c);
+      sn_conn_want_write(c);
   }
   sn_list_foreach(pos, tmp, &t->node->all_fetchers) {
     sn_conn *c = sn_list_entry(pos, sn_conn, fetch_link);
     if (c->wsi)
-      sn__wake(c);
+      sn_conn_want_write(c);
   }
 }
 
