@@ -130,7 +130,7 @@ static int sn__write_close(sn_conn *c) {
   buf[LWS_PRE + 1] = (unsigned char)(c->close_code & 0xff);
   if (lws_write(c->wsi, buf + LWS_PRE, 2, SN_LWS_WRITE_CLOSE) < 0)
     return -1;
-  lws_callback_on_writable(c->wsi);
+  sn_conn_want_write(c);
   return 1;
 }
 

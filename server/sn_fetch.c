@@ -344,7 +344,7 @@ int sn_fetch_writeable(sn_conn *c) {
     c->bin_pending = 0;
     if (sn__write_frame(c, 1))
       return -1;
-    lws_callback_on_writable(c->wsi);
+    sn_conn_want_write(c);
     return 0;
   }
   if (!sn_list_empty(&c->outq) || c->close_code)

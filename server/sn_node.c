@@ -46,8 +46,8 @@ static int sn__find_shim(sn_node *n, sn_error *err) {
   return 0;
 }
 
-/* A new loop turn: fetchers may be asked for a writable callback again
- * (sn_task_wake_fetchers asks once per turn). */
+/* A new loop turn: websocket connections may be asked for a writable
+ * callback again (sn_conn_want_write asks once per turn). */
 static void sn__turn(uv_prepare_t *h) { ((sn_node *)h->data)->turn++; }
 
 int sn_node_init(sn_node *n, uv_loop_t *loop, sn_config *cfg, sn_error *err) {

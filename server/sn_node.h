@@ -359,7 +359,8 @@ void sn_conn_ref(sn_conn *c);
 void sn_conn_unref(sn_conn *c);
 /* lws is closing the connection: unlink it from everything. */
 void sn_conn_detach(sn_conn *c);
-/* Asks for c's writable callback; asks within one loop turn are one. */
+/* Asks for a websocket connection's writable callback; asks within one loop
+ * turn are one. (HTTP responses ask lws directly: their callback is another.) */
 void sn_conn_want_write(sn_conn *c);
 /* Queues a text (or binary) frame and asks for a WRITEABLE callback. */
 void sn_conn_send(sn_conn *c, const void *data, size_t len, int binary);
