@@ -114,6 +114,11 @@ void sn_conn_close(sn_conn *c, int close_code) {
   sn_conn_want_write(c);
 }
 
+void sn_conn_close_not_utf8(sn_conn *c) {
+  sn_log(SN_LOG_INFO, c->task ? c->task->conf.task_id : NULL, "text message is not UTF-8: closing with 1007");
+  sn_conn_close(c, LWS_CLOSE_STATUS_INVALID_PAYLOAD);
+}
+
 /* lws 4.1.6 hangs up without the close frame set by lws_close_reason, both
  * when a WRITEABLE callback returns -1 and on an async kill (measured with
  * strace). So the node writes the close frame itself, with the opcode lws

@@ -1,7 +1,8 @@
 /* /m/fetch: data streams to readers. Each connection has a cursor into the
- * task's queue and the node writes when the socket is writable, building one
- * frame at a time straight from the items' stored bytes: no per-reader copy of
- * the queue and never more than one frame buffered per reader. */
+ * task's queue and the node writes when the socket is writable, building the
+ * frames of one write straight from the items' stored bytes into one buffer
+ * (the node's, shared by all connections): no per-reader copy of the queue
+ * and never more than one write buffered per reader. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +18,9 @@
 
 /* ---- frame building ---- */
 
+/* Frames are appended to b: into a reader's own buffer, or straight into the
+ * node's coalesced write (sn__write_plain). */
 static void sn__head(sn_buf *b, const char *type, const char *task_id) {
-  sn_buf_reset(b);
   sn_buf_puts(b, "{\"type\":\"");
   sn_buf_puts(b, type);
   sn_buf_puts(b, "\",\"task_id\":\"");
@@ -199,13 +201,14 @@ int sn_fetch_ws_open(sn_conn *c, const char *task_id) {
   return 0;
 }
 
-/* Builds the next frame for task t at *cursor into c->frame, of at most room
- * bytes unless its first item alone is more. Returns 1 when a frame is ready
- * (c->bin_pending set when a binary frame must follow). */
-static int sn__build(sn_conn *c, sn_task *t, uint64_t *cursor, size_t room) {
+/* Appends the next frame's payload for task t at *cursor to b, of at most
+ * room bytes unless its first item alone is more. Returns 1 when a frame was
+ * built (c->bin_pending set when a binary frame must follow), 0 when nothing
+ * is ready (b untouched). */
+static int sn__build(sn_conn *c, sn_task *t, uint64_t *cursor, size_t room, sn_buf *b) {
   sn_gap gap;
   sn_item *it = sn__next(c, t, cursor, &gap);
-  size_t cap = c->node->cfg->max_message_bytes;
+  size_t cap = c->node->cfg->max_message_bytes, start = b->len;
   int count = 0, most = c->batch;
 
   if (c->ack) { /* at most `window` items out and unconfirmed */
@@ -219,13 +222,13 @@ static int sn__build(sn_conn *c, sn_task *t, uint64_t *cursor, size_t room) {
   if (cap > room)
     cap = room;
   if (gap.to > gap.from) {
-    sn__gap_frame(&c->frame, t->conf.task_id, &gap);
+    sn__gap_frame(b, t->conf.task_id, &gap);
     return 1;
   }
   if (it == NULL)
     return 0;
   if (sn_item_bin(it) || most == 1) {
-    sn__data_frame(&c->frame, t->conf.task_id, it);
+    sn__data_frame(b, t->conf.task_id, it);
     *cursor = sn_item_seq(it) + 1;
     count = 1;
     if (sn_item_bin(it))
@@ -234,16 +237,16 @@ static int sn__build(sn_conn *c, sn_task *t, uint64_t *cursor, size_t room) {
       sn__lease(c, t, it);
   } else {
     sn_buf_num seq = {0}, ts = {0}; /* seqs count up; items of one put share a timestamp */
-    sn__head(&c->frame, "items", t->conf.task_id);
-    sn_buf_puts(&c->frame, ",\"items\":[");
-    while (it && !sn_item_bin(it) && count < most && (count == 0 || c->frame.len + it->len + 64 <= cap)) {
-      sn_buf_puts(&c->frame, count++ ? ",{\"seq\":" : "{\"seq\":");
-      sn_buf_u64_near(&c->frame, &seq, sn_item_seq(it));
-      sn_buf_puts(&c->frame, ",\"ts_ms\":");
-      sn_buf_u64_near(&c->frame, &ts, sn_item_ts(it));
-      sn_buf_puts(&c->frame, ",\"data\":");
-      sn_buf_append(&c->frame, it->data, it->len);
-      sn_buf_puts(&c->frame, "}");
+    sn__head(b, "items", t->conf.task_id);
+    sn_buf_puts(b, ",\"items\":[");
+    while (it && !sn_item_bin(it) && count < most && (count == 0 || b->len - start + it->len + 64 <= cap)) {
+      sn_buf_puts(b, count++ ? ",{\"seq\":" : "{\"seq\":");
+      sn_buf_u64_near(b, &seq, sn_item_seq(it));
+      sn_buf_puts(b, ",\"ts_ms\":");
+      sn_buf_u64_near(b, &ts, sn_item_ts(it));
+      sn_buf_puts(b, ",\"data\":");
+      sn_buf_append(b, it->data, it->len);
+      sn_buf_puts(b, "}");
       *cursor = sn_item_seq(it) + 1;
       if (c->consume)
         sn__lease(c, t, it);
@@ -251,7 +254,7 @@ static int sn__build(sn_conn *c, sn_task *t, uint64_t *cursor, size_t room) {
       if (gap.to > gap.from)
         break; /* cannot happen within one callback; kept for safety */
     }
-    sn_buf_puts(&c->frame, "]}");
+    sn_buf_puts(b, "]}");
   }
   t->msgs_out += (uint64_t)count;
   return 1;
@@ -290,41 +293,89 @@ static int sn__write_frame(sn_conn *c, int binary) {
 
 /* Most frames in one coalesced write. */
 #define SN_FETCH_COALESCE_MAX 512
+/* Room kept for a frame's header while its payload is built behind it: the
+ * header of a payload of 126..65535 bytes, what an items frame mostly is. */
+#define SN_FETCH_HDR_GUESS 4
+
+/* Appends the next frame, header and payload, to b (the payload built in
+ * place behind SN_FETCH_HDR_GUESS bytes, moved only when its header turns out
+ * shorter or longer: a frame under 126 bytes, or over 64 KiB). */
+static int sn__append_frame(sn_conn *c, sn_task *t, uint64_t *cursor, size_t room, sn_buf *b) {
+  unsigned char hdr[SN_WSOUT_HDR_MAX];
+  size_t at = b->len, plen, hl;
+  sn_buf_reserve(b, SN_FETCH_HDR_GUESS);
+  b->len += SN_FETCH_HDR_GUESS;
+  if (!sn__build(c, t, cursor, room, b)) {
+    b->len = at;
+    return 0;
+  }
+  plen = b->len - at - SN_FETCH_HDR_GUESS;
+  hl = sn_wsout_header(hdr, plen, 0);
+  if (hl != SN_FETCH_HDR_GUESS) {
+    char *p;
+    sn_buf_reserve(b, SN_WSOUT_HDR_MAX);
+    p = sn_buf_data(b) + at;
+    memmove(p + hl, p + SN_FETCH_HDR_GUESS, plen);
+    b->len = at + hl + plen;
+  }
+  memcpy(sn_buf_data(b) + at, hdr, hl);
+  return 1;
+}
 
 /* A write per frame costs a send() and two epoll_ctl (lws arms POLLOUT for
  * the next WRITEABLE), per item for a reader of one item per frame, and per
  * batch for a batched one that keeps up: a worker's read brings several put
- * frames at once, but a WRITEABLE callback may write once. So the frames of
- * the items ready now leave in one raw write (sn_wsout.h), each still a
- * frame of its own: the reader sees no difference. c->frame holds the first,
- * already built; a binary item's frame follows its header frame at once.
- * Only for readers whose items are not leased (no consume, no ack). */
-static int sn__write_many(sn_conn *c, sn_task *t, uint64_t *cursor) {
+ * frames at once, but a WRITEABLE callback may write once. So a plain reader
+ * (no consume, no ack) gets the frames of the items ready now in one raw
+ * write (sn_wsout.h), each still a frame of its own: the reader sees no
+ * difference. They are built straight into the node's write buffer, one copy
+ * of each item's bytes. A binary item's frame follows its header frame at
+ * once, unless it is the first and large: then the header goes alone and the
+ * bytes in the next callback (c->bin_pending 2), as for other readers.
+ * Returns 1 when it wrote, 0 when nothing was ready, -1 on error. */
+static int sn__write_plain(sn_conn *c, sn_task *t, uint64_t *cursor) {
   sn_buf *b = &c->node->wout;
-  int frames = 1;
+  int frames = 0, rc;
   sn_buf_reset(b);
-  sn_wsout_append(b, sn_buf_data(&c->frame), c->frame.len, 0);
   while (frames < SN_FETCH_COALESCE_MAX) {
     uint64_t peek = *cursor;
     sn_gap gap;
     sn_item *it = sn_queue_peek(&t->queue, &peek, &gap);
     if (it == NULL && gap.to <= gap.from)
       break; /* nothing more ready */
-    if (it && b->len + 2 * SN_WSOUT_HDR_MAX + 256 + 2 * (size_t)it->len > SN_WSOUT_MAX)
+    if (frames && it && b->len + 2 * SN_WSOUT_HDR_MAX + 256 + 2 * (size_t)it->len > SN_WSOUT_MAX)
       break; /* the next one goes in the next write */
-    /* room for a frame (its header and closing brackets aside) in what is left */
-    if (!sn__build(c, t, cursor, SN_WSOUT_MAX - b->len - 2 * SN_WSOUT_HDR_MAX))
+    /* the first frame is built whole; the others in the room left */
+    if (!sn__append_frame(c, t, cursor, frames ? SN_WSOUT_MAX - b->len - 2 * SN_WSOUT_HDR_MAX : SIZE_MAX, b))
       break;
-    sn_wsout_append(b, sn_buf_data(&c->frame), c->frame.len, 0);
+    frames++;
     if (c->bin_pending) {
       uint64_t seq = *cursor - 1;
       sn_item *bin = sn_queue_peek(&t->queue, &seq, &gap);
+      if (frames == 1 && bin && bin->len > SN_WSOUT_MAX / 4)
+        break; /* sn_fetch_writeable keeps its bytes for the next callback */
       sn_wsout_append(b, bin ? bin->data : "", bin ? bin->len : 0, 1);
       c->bin_pending = 0;
     }
-    frames++;
+    if (frames == 1 && b->len >= SN_WSOUT_MAX / 4)
+      break; /* a large frame goes alone */
   }
-  return lws_write(c->wsi, (unsigned char *)sn_buf_data(b), b->len, LWS_WRITE_RAW) < 0 ? -1 : 0;
+  if (frames == 0)
+    return 0;
+  rc = lws_write(c->wsi, (unsigned char *)sn_buf_data(b), b->len, LWS_WRITE_RAW) < 0 ? -1 : 1;
+  sn_buf_reset(b);
+  sn_buf_shrink(b, 2 * SN_WSOUT_MAX); /* after one large first frame */
+  return rc;
+}
+
+/* One frame built in c->frame and written by lws: for consumers, whose items
+ * are leased frame by frame, and the all-tasks stream. Returns as
+ * sn__write_plain. */
+static int sn__write_built(sn_conn *c, sn_task *t, uint64_t *cursor) {
+  sn_buf_reset(&c->frame);
+  if (!sn__build(c, t, cursor, SIZE_MAX, &c->frame))
+    return 0;
+  return sn__write_frame(c, 0) ? -1 : 1;
 }
 
 /* True when the queue has an item or a gap for a reader at cursor. */
@@ -353,24 +404,16 @@ int sn_fetch_writeable(sn_conn *c) {
     if ((t = c->task) == NULL)
       return 0;
     cursor = c->cursor;
-    built = sn__build(c, t, &cursor, SIZE_MAX);
+    built = !c->consume && !c->ack ? sn__write_plain(c, t, &cursor) : sn__write_built(c, t, &cursor);
     c->cursor = cursor;
   } else {
     if ((t = sn__pick(c, &cursor)) == NULL)
       return 0;
-    built = sn__build(c, t, &cursor, SIZE_MAX);
+    built = sn__write_built(c, t, &cursor);
     json_object_set_new(c->cursors, t->conf.task_id, json_integer((json_int_t)cursor));
   }
-  if (!built)
-    return 0;
-  if (c->role == SN_ROLE_WS_FETCH && !c->consume && !c->ack && !c->bin_pending &&
-      c->frame.len < SN_WSOUT_MAX / 4) {
-    if (sn__write_many(c, t, &cursor))
-      return -1;
-    c->cursor = cursor;
-  } else if (sn__write_frame(c, 0)) {
-    return -1;
-  }
+  if (built <= 0)
+    return built;
   if (c->role == SN_ROLE_WS_FETCH)
     sn_fair_after_write(t, c);
   sn_buf_shrink(&c->frame, 4 * SN_FETCH_FRAME_MIN);

@@ -369,6 +369,8 @@ void sn_conn_send_json(sn_conn *c, json_t *obj); /* steals obj */
 void sn_conn_send_error(sn_conn *c, int code, const char *msg, int close_code);
 /* Closes once queued frames are out. */
 void sn_conn_close(sn_conn *c, int close_code);
+/* A text message was not UTF-8: closes with 1007 (RFC 6455 8.1). */
+void sn_conn_close_not_utf8(sn_conn *c);
 /* Writes one queued frame; returns 1 if one was written, -1 to close, 0 if none. */
 int sn_conn_write_queued(sn_conn *c);
 

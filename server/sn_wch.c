@@ -6,6 +6,7 @@
 
 #include "sn_log.h"
 #include "sn_node.h"
+#include "sn_utf8.h"
 #include "sn_util.h"
 #include "sn_wmsg.h"
 
@@ -166,6 +167,8 @@ void sn_wch_receive(sn_conn *c, const char *msg, size_t len, int binary) {
   }
   if (sn_wmsg_parse(msg, len, &m, &err) == 0)
     sn__act(c, msg, len, &m);
+  else if (!sn_utf8_valid(msg, len)) /* not checked before the parser (sn_http.c) */
+    sn_conn_close_not_utf8(c);
   else
     sn_conn_send_error(c, err.code, err.msg, 0);
   sn_wmsg_free(&m);

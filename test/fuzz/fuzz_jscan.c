@@ -1,11 +1,13 @@
 /* The validating JSON scanner of the hot path (worker puts). Oracle: what
- * jansson accepts within our depth limit, the scanner accepts too, and the
- * spans it returns lie inside the input and hold valid JSON values. */
+ * jansson accepts within our depth limit, the scanner accepts too, what it
+ * accepts is UTF-8, and the spans it returns lie inside the input and hold
+ * valid JSON values. */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sn_jscan.h"
+#include "sn_utf8.h"
 
 static int depth_of(const unsigned char *p, size_t n) {
   int d = 0, max = 0, in_str = 0;
@@ -39,6 +41,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
   /* jansson stops at a raw NUL byte (C strings); JSON never holds one. */
   if (j && memchr(data, 0, size) == NULL && depth_of(data, size) < SN_JSCAN_MAX_DEPTH && val != 0)
     abort(); /* jansson took it, the scanner did not */
+  if ((obj == 0 || val == 0) && !sn_utf8_valid(buf, size))
+    abort(); /* what it accepts is UTF-8: the worker channel relies on it (sn_http.c) */
   if (obj == 0) {
     for (int i = 0; i < 3; i++) {
       if (v[i].len == 0)

@@ -31,6 +31,7 @@ class RawWS:
     def __init__(self, port, path, headers=None, timeout=10):
         self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.buf = b""
+        self.loose_lengths = 0  # frames whose length was not in the fewest bytes (RFC 6455 5.2: MUST)
         extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
         if "Host" not in (headers or {}):
             extra = f"Host: 127.0.0.1:{port}\r\n" + extra
@@ -71,8 +72,10 @@ class RawWS:
         n = b1 & 0x7F
         if n == 126:
             n = struct.unpack("!H", self._read(2))[0]
+            self.loose_lengths += n < 126
         elif n == 127:
             n = struct.unpack("!Q", self._read(8))[0]
+            self.loose_lengths += n < 65536
         return b0 & 0x0F, self._read(n)
 
     def close_code(self, timeout=10):

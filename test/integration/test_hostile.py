@@ -208,6 +208,46 @@ def hostile_utf8_cut_at_every_length():
 
 
 @test
+def hostile_worker_frames_not_utf8_after_hello():
+    """A worker's frames after its hello are checked for UTF-8 by the scanner that parses them,
+    not by a pass of their own: bad UTF-8 anywhere in one (in a string, outside one, cut at
+    the end, an overlong form, a surrogate) still closes with 1007 and queues nothing, while
+    a frame that is UTF-8 but not JSON gets an error and the channel lives on."""
+    node = Node()
+    net_task(node, "u8")
+    cases = {
+        "in an item's string": b'{"type":"put","items":[{"a":"ok"},{"a":"\xff"}]}',
+        "outside any string": b'{"type":"put","data":1}\xc3\xa9\xff',
+        "cut at the end": b'{"type":"put","data":"\xe2\x82',
+        "an overlong form": b'{"type":"put","data":"\xc0\xaf"}',
+        "a surrogate": b'{"type":"put","data":"\xed\xa0\x80"}',
+        "a bare continuation byte as a key": b'{"\x80":1}',
+    }
+    for name, body in cases.items():
+        w = RawWS(node.port, "/w/ch")
+        w.send(frame(OP_TEXT, json.dumps({"type": "hello", "task_id": "u8"}).encode()))
+        check(json.loads(w.text()).get("type") == "welcome", f"{name}: welcomed")
+        w.send(frame(OP_TEXT, body))
+        code = w.close_code(timeout=2 * SLOW)
+        w.close()
+        check(code == 1007 and alive(node), f"{name}: close 1007", code)
+        wait_for(lambda: not node.task("u8").get("connected"))
+    check(node.task("u8")["queue"]["next_seq"] == 1, "nothing of them was queued", node.task("u8")["queue"])
+    w = RawWS(node.port, "/w/ch")
+    w.send(frame(OP_TEXT, json.dumps({"type": "hello", "task_id": "u8"}).encode()))
+    w.text()
+    w.send(frame(OP_TEXT, b'{"type":"put","data":1'))
+    r = json.loads(w.text())
+    w.send(frame(OP_TEXT, '{"type":"put","items":[{"s":"é€😀"}]}'.encode()))
+    wait_for(lambda: node.task("u8")["queue"]["next_seq"] == 2)
+    s, got = http(node.port, "GET", "/m/fetch/u8?limit=1")
+    check(err_code(r) == "bad_json" and got["items"][0]["data"] == {"s": "é€😀"},
+          "UTF-8 that is not JSON: bad_json, and the channel then queues multi-byte text", (r, got))
+    w.close()
+    node.stop()
+
+
+@test
 def hostile_keepalive_then_upgrade_leaks_no_slot():
     node = Node(config={"max_connections": 20})
     P = node.port

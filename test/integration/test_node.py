@@ -2,6 +2,7 @@
 """Integration tests: the real supernode binary, real worker processes, real
 websocket and HTTP clients. Usage: test_node.py [name-filter ...]
 Env: SN_BIN (binary), SN_WRAP (e.g. valgrind command line)."""
+import json
 import os
 import signal
 import socket
@@ -11,6 +12,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import HERE, SANITIZED, SLOW, WRAP, Node, check, run_all, shared_tool, skip, test, wait_for  # noqa: E402
+from rawws import RawWS  # noqa: E402
 from snclient import WS, Closed, Worker, http, raw_http  # noqa: E402
 
 PYWORKER = [sys.executable, os.path.join(HERE, "pyworker.py")]
@@ -287,6 +289,37 @@ def batched_frames_written_together_stay_frames():
           "and the stream goes on live", m)
     f.close(), w.close()
     node.stop()
+
+@test
+def frames_of_every_size_reach_a_plain_reader():
+    """A plain reader's frames are built in place in one write: a gap under 126 bytes, an items
+    frame over 64 KiB (a 64-bit length), small and mid-sized ones after it. Each arrives whole,
+    its length in the fewest bytes (RFC 6455), the items in order."""
+    node = Node()
+    node.cmd({"cmd": "start", "task_id": "sizes", "mode": "net", "queue_len": 40})
+    w = Worker(node.port, "sizes")
+    sent = [{"k": k, "s": "z" * (100000 if k == 12 else 70000 if k == 13 else k * 5)} for k in range(50)]
+    for it in sent:
+        w.put_items([it])
+    wait_for(lambda: node.task("sizes")["queue"]["next_seq"] == 51)
+    f = RawWS(node.port, "/m/fetch/sizes?from=1&batch=20")
+    got, kinds, sizes = [], [], []
+    while len(got) < 40:
+        op, p = f.recv_frame()
+        m = json.loads(p)
+        kinds.append(m["type"])
+        sizes.append(len(p))
+        if m["type"] == "gap":
+            check((m["from"], m["to"]) == (1, 11) and len(p) < 126, "first the 10 dropped, a gap frame under 126 bytes", m)
+            continue
+        got += [(it["seq"], it["data"]) for it in m["items"]]
+    check([s for s, _ in got] == list(range(11, 51)) and [d for _, d in got] == sent[10:], "40 items whole, in order",
+          [s for s, _ in got][:5])
+    check(kinds[0] == "gap" and max(sizes) > 170000, "one frame carried both large items (over 64 KiB)", sizes[:4])
+    check(f.loose_lengths == 0, "every length in the fewest bytes", f.loose_lengths)
+    f.s.close(), w.close()
+    node.stop()
+
 
 @test
 def memory_a_burst_freed_goes_back_once_the_node_is_idle():
