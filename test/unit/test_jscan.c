@@ -23,6 +23,30 @@ START_TEST(rejects_invalid_json) {
 }
 END_TEST
 
+/* Digits are taken eight at a time: a byte that is not one, at every offset
+ * of a long number, and the bytes next to '0' and '9', still end it. */
+START_TEST(long_numbers_checked_at_every_offset) {
+  const char stops[] = {'/', ':', 'a', ' ', '.', 'e', '\x80', '\xb9', 'x', '-'};
+  char buf[64];
+  for (int n = 1; n <= 40; n++) {
+    memset(buf, '7', (size_t)n);
+    buf[n] = '\0';
+    ck_assert_msg(valid(buf), "%d digits", n);
+    for (int at = 1; at < n; at++)
+      for (size_t k = 0; k < sizeof(stops); k++) {
+        char c = stops[k];
+        int ok;
+        memset(buf, '7', (size_t)n);
+        buf[at] = c;
+        buf[n] = '\0';
+        /* a fraction or exponent with digits after it, or trailing space */
+        ok = ((c == '.' || c == 'e') && at < n - 1) || (c == ' ' && at == n - 1);
+        ck_assert_msg(valid(buf) == ok, "%d digits, %#x at %d", n, (unsigned char)c, at);
+      }
+  }
+}
+END_TEST
+
 START_TEST(depth_is_limited) {
   char buf[2 * SN_JSCAN_MAX_DEPTH + 10];
   size_t n = SN_JSCAN_MAX_DEPTH + 1;
@@ -176,6 +200,7 @@ Suite *sn_jscan_suite(void) {
   tcase_add_test(tc, accepts_valid_json);
   tcase_add_test(tc, rejects_invalid_json);
   tcase_add_test(tc, depth_is_limited);
+  tcase_add_test(tc, long_numbers_checked_at_every_offset);
   tcase_add_test(tc, finds_member_spans_byte_exact);
   tcase_add_test(tc, iterates_array_elements);
   tcase_add_test(tc, object_required_and_errors_located);
