@@ -56,7 +56,7 @@ int sn_mirror_send(sn_mirror *m, redisAsyncContext *ac, redisCallbackFn *cb, voi
   int rc;
   sn_resp_command(&m->fmt, argc, argv, lens);
   /* NUL-terminated, as hiredis's own commands are: it looks one byte past a
-   * one-word command (MULTI, EXEC) for another argument. */
+   * one-word command (PING, MULTI) for another argument. */
   rc = redisAsyncFormattedCommand(ac, cb, priv, sn_buf_cstr(&m->fmt), m->fmt.len);
   sn_buf_reset(&m->fmt);
   sn_buf_shrink(&m->fmt, 65536); /* a job's large payload does not stay allocated */
@@ -189,12 +189,14 @@ static char *sn__script(const sn_job *j) {
   return json_dumps(j->payload, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
-/* The end of a job this node took from a shared queue. The first end written
+/* The end of a job that ran here, however it came. The first end written
  * wins and the later ones stay silent, so that the submitter hears of it once:
  * a node cut off long enough to be declared dead comes back with an end for a
  * job that went back to the queue and may be running elsewhere; a node that
  * ended a job while Redis was away writes it after Redis came back empty and
- * the submitter queued the job again. (An id still queued for a job that has
+ * the submitter queued the job again; a node whose end went unanswered (Redis
+ * stalled past the reply deadline) writes it again on the new connection,
+ * while Redis may still run the first copy from the old one. (An id still queued for a job that has
  * ended is dropped by the node that takes it: LREM on a long queue here would
  * cost Redis O(queue) per job.) KEYS: hash, our processing list, reply list.
  * ARGV: id, publish (0/1), reply, reply TTL, job TTL (0 = none), then the
@@ -254,8 +256,8 @@ static void sn__cmd_list(sn_mirror *m, const char **argv, int argc) {
   sn_mirror_cmd(m, 0, argc, argv, lens);
 }
 
-static void sn__end_from_queue(sn_mirror *m, sn_job *j, const char *key, const char **f, int nf, const char *output,
-                               const char *jttl) {
+static void sn__job_end(sn_mirror *m, sn_job *j, const char *key, const char **f, int nf, const char *output,
+                        const char *jttl) {
   char reply[200], ttl[24];
   const char *argv[SN_JOB_FIELDS + 16];
   int argc = 0;
@@ -288,38 +290,21 @@ static void sn__job_progress(sn_mirror *m, const sn_job *j, const char *key, con
                  "updated_at", num[3], "sn_retries", num[0], "worker_id", worker, NULL);
 }
 
-/* The whole hash; at an end also the reply (a script for a job taken from a
- * shared queue, a transaction otherwise). */
+/* The whole hash; at an end, with the reply, by the script above. */
 static void sn__job_write(sn_mirror *m, sn_job *j, const char *key, const char *worker, const char *jttl) {
   char num[4][24], *script = sn__script(j), *output = NULL;
   const char *f[SN_JOB_FIELDS], *argv[SN_JOB_FIELDS + 2];
-  int ended = j->status >= SN_J_FINISHED, nf;
+  int nf;
   if (j->output)
     output = json_dumps(j->output, JSON_COMPACT | JSON_ENCODE_ANY);
   nf = sn__job_fields(j, f, num, script, output, worker);
-  if (ended && j->from_queue) {
-    sn__end_from_queue(m, j, key, f, nf, output, jttl);
+  if (j->status >= SN_J_FINISHED) {
+    sn__job_end(m, j, key, f, nf, output, jttl);
   } else {
-    /* Any other end is written in one transaction: the hash and the reply. */
-    int atomic = ended && j->ran_on[0];
-    if (atomic)
-      sn_mirror_cmdv(m, 0, "MULTI", NULL);
     argv[0] = "HSET";
     argv[1] = key;
     memcpy(argv + 2, f, (size_t)nf * sizeof(*f));
     sn__cmd_list(m, argv, nf + 2);
-    if (atomic) {
-      char reply[200], ttl[24];
-      snprintf(reply, sizeof(reply), "hero:reply:%s", j->id);
-      snprintf(ttl, sizeof(ttl), "%llu", (unsigned long long)m->n->cfg->reply_ttl_s);
-      sn_mirror_cmdv(m, 0, "LPUSH", reply, output ? output : "null", NULL);
-      sn_mirror_cmdv(m, 0, "EXPIRE", reply, ttl, NULL);
-      sn_mirror_cmdv(m, 0, "PUBLISH", "supernode:job_done", j->id, NULL);
-    }
-    if (ended && jttl[0]) /* Redis must not grow with every job ever run */
-      sn_mirror_cmdv(m, 0, "EXPIRE", key, jttl, NULL);
-    if (atomic)
-      sn_mirror_cmdv(m, 0, "EXEC", NULL);
   }
   free(script);
   free(output);

@@ -1,7 +1,7 @@
 /* The reliable work queue (Redis's pattern, contract v1.1): a node takes a job
  * id with BLMOVE from hero:work_queue:{kind} to hero:processing:{node_id}, so
  * that the id is always in some list; it leaves the processing list only once
- * the job has ended (hash written and reply pushed, in one MULTI). Ids in the
+ * the job has ended (hash written and reply pushed, in one script). Ids in the
  * processing list of a node whose heartbeat is stale go back to the front of
  * their queues, counting a retry (one Lua script, so that two live nodes never
  * both requeue them). A node that reconnects recovers its own list, and

@@ -265,6 +265,36 @@ def a_stalled_redis_costs_bounded_memory():
 
 
 @test
+def a_job_that_ends_while_redis_stalls_is_written_once_it_resumes():
+    """A job ends while Redis is stopped with TCP up (SIGSTOP): its end waits in the socket, the
+    reply deadline passes and the node reconnects. Once Redis resumes the end is there, once:
+    the hash finished, one reply, the processing list empty, the waiter answered."""
+    r = Redis()
+    node = Node(config={"redis_url": r.url, "node_id": "nST"})
+    wait_for(lambda: node.stat()[1]["node"]["redis"] == "connected")
+    echo_worker(node, "s1", "sleep_job")
+    out = {}
+    th = job_thread(node, {"cmd": "job", "kind": "sleep", "payload": 1500, "wait": True, "timeout_ms": 120000}, out, "w")
+    check(wait_for(lambda: node.task("s1")["busy"]), "the job runs")
+    r.proc.send_signal(signal.SIGSTOP)
+    check(wait_for(lambda: node.task("s1")["jobs_done"] == 1, timeout=30), "it ends while redis is stopped")
+    check(wait_for(lambda: node.stat()[1]["node"]["redis"] == "down", timeout=30), "the reply deadline passes: redis down")
+    r.proc.send_signal(signal.SIGCONT)
+    check(wait_for(lambda: node.stat()[1]["node"]["redis"] == "connected", timeout=30), "redis resumes: connected again")
+    th.join(60 * SLOW)
+    job = out.get("w", (0, {}))[1].get("job", {})
+    check(job.get("status") == "finished", "the waiter got the end", out.get("w"))
+    jid = job.get("job_id", "")
+    check(wait_for(lambda: r.hgetall(f"hero:job:{jid}").get("sn_status") == "finished", timeout=30),
+          "the hash says finished", r.hgetall(f"hero:job:{jid}"))
+    check(r.cli("LLEN", f"hero:reply:{jid}") == "1", "one reply, not two", r.cli("LRANGE", f"hero:reply:{jid}", "0", "-1"))
+    check(wait_for(lambda: r.cli("LLEN", "hero:processing:nST") == "0"), "and the id is in no list")
+    check(node.task("s1")["jobs_done"] == 1, "it ran once", node.task("s1")["jobs_done"])
+    node.stop()
+    r.stop()
+
+
+@test
 def two_nodes_share_work():
     r = Redis()
     a = Node(config={"redis_url": r.url, "node_id": "nodeA"})
