@@ -147,6 +147,38 @@ def backend_round(proto, peer):
 
 
 @test
+def zinit_text_restarts_replace_the_service_in_order():
+    """Over zinit's text protocol every call is a connection of its own and service files are
+    written and removed on libuv's thread pool: a restart's forget, delete and create must go one
+    after the other (sent together, a delete once ran after the create, and zinit had no file to
+    load). 20 crashes in a row: every restart starts."""
+    for peer in (OWN_PEER, STANDIN):
+        if peer is None:
+            continue
+        z = Zinit(protocol="text", peer=peer)
+        node = Node(config={"zinit": {"mode": "backend", "socket": z.sock, "prefix": "sn-", "config_dir": z.dir,
+                                      "protocol": "auto"}, "watch_interval_ms": 50})
+        wait_for(lambda: node.stat()[1]["node"]["zinit"] == "connected")
+        node.cmd({"cmd": "start", "task_id": "rz", "exec": [os.path.join(BIN_DIR, "sensor")], "start_params": "1000",
+                  "backoff_ms": 20, "backoff_max_ms": 20, "max_restarts": 1000})
+        ran = 0
+        for k in range(20):
+            t = wait_for(lambda: (lambda t: t if t["state"] == "running" and t["pid"] and t["restarts"] == k else None)(
+                node.task("rz")), timeout=20)
+            if not t:
+                break
+            os.kill(t["pid"], signal.SIGKILL)
+            ran += 1
+        log = node.log_text()
+        name = "our peer" if peer == OWN_PEER else "the contract's zinit-standin"
+        check(ran == 20 and "could not start the service" not in log,
+              f"20 crashes, each replaced and started again ({name})",
+              (ran, [l for l in log.splitlines() if "could not start" in l][:2]))
+        node.stop()
+        z.stop()
+
+
+@test
 def zinit_absent_then_back():
     d = tempfile.mkdtemp(prefix="sn-zinit-")
     sock = os.path.join(d, "zinit.sock")
