@@ -56,7 +56,7 @@ int sn_mirror_send(sn_mirror *m, redisAsyncContext *ac, redisCallbackFn *cb, voi
   int rc;
   sn_resp_command(&m->fmt, argc, argv, lens);
   /* NUL-terminated, as hiredis's own commands are: it looks one byte past a
-   * one-word command (PING, MULTI) for another argument. */
+   * one-word command for another argument. */
   rc = redisAsyncFormattedCommand(ac, cb, priv, sn_buf_cstr(&m->fmt), m->fmt.len);
   sn_buf_reset(&m->fmt);
   sn_buf_shrink(&m->fmt, 65536); /* a job's large payload does not stay allocated */
@@ -196,9 +196,9 @@ static char *sn__script(const sn_job *j) {
  * ended a job while Redis was away writes it after Redis came back empty and
  * the submitter queued the job again; a node whose end went unanswered (Redis
  * stalled past the reply deadline) writes it again on the new connection,
- * while Redis may still run the first copy from the old one. (An id still queued for a job that has
- * ended is dropped by the node that takes it: LREM on a long queue here would
- * cost Redis O(queue) per job.) KEYS: hash, our processing list, reply list.
+ * while Redis may still run the first copy from the old one. (An id still
+ * queued for a job that has ended is dropped by the node that takes it: LREM
+ * on a long queue here would cost Redis O(queue) per job.) KEYS: hash, our processing list, reply list.
  * ARGV: id, publish (0/1), reply, reply TTL, job TTL (0 = none), then the
  * hash's field/value pairs. */
 static const char sn__lua_end[] =

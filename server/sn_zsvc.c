@@ -105,36 +105,41 @@ static void sn__created(sn_zinit *z, json_t *result, json_t *error, void *ud);
  * answered: over zinit's text protocol every command is a connection of its
  * own and a service file is written or removed on libuv's thread pool, so
  * calls sent together may be carried out in any order (a delete after the
- * create left zinit no file to load: seen in the integration run). */
-/* The next step; one that cannot be sent (zinit went away) fails the run,
- * which then waits in backoff for zinit as any start does. */
-static void sn__step(sn_zinit *z, const char *method, json_t *params, sn_zinit_cb next, sn_task *t) {
-  if (sn_zinit_call(z, method, params, next, t) != 0) {
+ * create left zinit no file to load: seen in the integration run). A step
+ * that could not be sent (zinit went away) fails the run, which then waits
+ * for zinit in backoff as any start does; sn_zsvc_run reports its first
+ * step's failure to its caller instead (failing the run there would be undone
+ * by sn_task_ran when it returns). */
+static void sn__unsent(sn_zinit *z, sn_task *t, int rc) {
+  if (rc != 0) {
     json_t *e = json_pack("{s:i, s:s}", "code", -1, "message", "zinit is not reachable");
     sn__started(z, NULL, e, t);
     json_decref(e);
   }
 }
 
-static void sn__create(sn_zinit *z, json_t *result, json_t *error, void *ud) {
-  sn_task *t = ud;
+static int sn__send_create(sn_zinit *z, sn_task *t) {
   char name[300];
+  sn__name(t, name, sizeof(name));
+  return sn_zinit_call(z, "service_create", json_pack("[s, o]", name, sn__content(t)), sn__created, t);
+}
+
+static void sn__create(sn_zinit *z, json_t *result, json_t *error, void *ud) {
   (void)result;
   (void)error; /* nothing to delete is fine */
-  sn__name(t, name, sizeof(name));
-  sn__step(z, "service_create", json_pack("[s, o]", name, sn__content(t)), sn__created, t);
+  sn__unsent(z, ud, sn__send_create(z, ud));
 }
 
 static void sn__delete(sn_zinit *z, json_t *result, json_t *error, void *ud) {
   (void)result;
   (void)error; /* nor is a service zinit did not know */
-  sn__step(z, "service_delete", sn__p1(ud), sn__create, ud);
+  sn__unsent(z, ud, sn_zinit_call(z, "service_delete", sn__p1(ud), sn__create, ud));
 }
 
 static void sn__forget(sn_zinit *z, json_t *result, json_t *error, void *ud) {
   (void)result;
   (void)error; /* nor one that was not running */
-  sn__step(z, "service_forget", sn__p1(ud), sn__delete, ud);
+  sn__unsent(z, ud, sn_zinit_call(z, "service_forget", sn__p1(ud), sn__delete, ud));
 }
 
 static void sn__created(sn_zinit *z, json_t *result, json_t *error, void *ud) {
@@ -143,7 +148,7 @@ static void sn__created(sn_zinit *z, json_t *result, json_t *error, void *ud) {
   if (error && sn__code(error) == -32007 /* ServiceAlreadyExists */ && !t->zretried) {
     /* Left by an earlier node: its env holds an old secret, so replace it. */
     t->zretried = 1;
-    sn__step(z, "service_stop", sn__p1(t), sn__forget, t);
+    sn__unsent(z, t, sn_zinit_call(z, "service_stop", sn__p1(t), sn__forget, t));
     return;
   }
   if (error) {
@@ -151,11 +156,12 @@ static void sn__created(sn_zinit *z, json_t *result, json_t *error, void *ud) {
     return;
   }
   t->zretried = 0;
-  sn__step(z, "service_monitor", sn__p1(t), sn__monitored, t);
+  sn__unsent(z, t, sn_zinit_call(z, "service_monitor", sn__p1(t), sn__monitored, t));
 }
 
 int sn_zsvc_run(sn_task *t, int from_command, sn_error *err) {
   sn_zinit *z = t->node->zinit;
+  int rc;
   if (!sn_zinit_up(z)) {
     if (from_command)
       return sn_seterr(err, SN_EUNAVAIL, "zinit is not reachable at %s", sn_zinit_socket(z));
@@ -168,12 +174,12 @@ int sn_zsvc_run(sn_task *t, int from_command, sn_error *err) {
   t->zrun = 1;
   t->zsaw_pid = 0;
   t->zpending = 0;
-  if (t->zcreated) {
-    /* The secret is in the service's env: a new run needs a fresh service file. */
-    t->zcreated = 0;
-    sn__forget(z, NULL, NULL, t);
-  } else {
-    sn__create(z, NULL, NULL, t);
+  /* The secret is in the service's env: a new run needs a fresh service file. */
+  rc = t->zcreated ? sn_zinit_call(z, "service_forget", sn__p1(t), sn__delete, t) : sn__send_create(z, t);
+  t->zcreated = 0;
+  if (rc != 0) {
+    t->zrun = 0;
+    return sn_seterr(err, SN_EUNAVAIL, "zinit is not reachable at %s", sn_zinit_socket(z));
   }
   return 0;
 }

@@ -18,6 +18,13 @@ def b(name):
     return os.path.join(BIN_DIR, name)
 
 
+def connected_node(r, node_id):
+    """A node on Redis r, once it says it is connected."""
+    node = Node(config={"redis_url": r.url, "node_id": node_id})
+    wait_for(lambda: node.stat()[1]["node"]["redis"] == "connected")
+    return node
+
+
 def echo_worker(node, task_id, prog="echo_job"):
     node.cmd({"cmd": "start", "task_id": task_id, "kind": "echo" if prog == "echo_job" else "sleep", "accept_tasks": True,
               "exec": [b(prog)], "backoff_ms": 100})
@@ -29,8 +36,7 @@ def workers_inherit_no_node_socket():
     """hiredis opens its sockets without close-on-exec: a worker could read the blocking pop and
     steal jobs. Workers and health checks get stdin, stdout and stderr only."""
     r = Redis()
-    node = Node(config={"redis_url": r.url, "node_id": "nF"})
-    wait_for(lambda: node.stat()[1]["node"]["redis"] == "connected")
+    node = connected_node(r, "nF")
     echo_worker(node, "e1")  # so that the blocking pop is armed
     fds = 'import os; print("fds", sorted(int(f) for f in os.listdir("/proc/self/fd")))'
     node.cmd({"cmd": "start", "task_id": "fd", "exec": [sys.executable, "-c", fds + "; import time; time.sleep(1000)"],
@@ -47,8 +53,7 @@ def workers_inherit_no_node_socket():
 @test
 def hero_keys_and_redis_cli_jobs():
     r = Redis()
-    node = Node(config={"redis_url": r.url, "node_id": "nA"})
-    wait_for(lambda: node.stat()[1]["node"]["redis"] == "connected")
+    node = connected_node(r, "nA")
     check(node.stat()[1]["node"]["redis"] == "connected", "the node connects to redis")
     echo_worker(node, "e1")
     s, res = node.cmd({"cmd": "job", "kind": "echo", "payload": {"q": 42}, "wait": True, "caller_id": "cli"})
@@ -206,8 +211,7 @@ def jobs_survive_redis_restarted_empty():
     and queues it again; the node running one keeps it in its processing list; each waiter gets
     exactly one reply."""
     r = Redis()
-    node = Node(config={"redis_url": r.url, "node_id": "nE"})
-    wait_for(lambda: node.stat()[1]["node"]["redis"] == "connected")
+    node = connected_node(r, "nE")
     echo_worker(node, "run1", "sleep_job")
     out = {}
     t_wait = job_thread(node, {"cmd": "job", "kind": "later", "payload": 7, "wait": True, "timeout_ms": 120000}, out, "w")
@@ -270,8 +274,7 @@ def a_job_that_ends_while_redis_stalls_is_written_once_it_resumes():
     reply deadline passes and the node reconnects. Once Redis resumes the end is there, once:
     the hash finished, one reply, the processing list empty, the waiter answered."""
     r = Redis()
-    node = Node(config={"redis_url": r.url, "node_id": "nST"})
-    wait_for(lambda: node.stat()[1]["node"]["redis"] == "connected")
+    node = connected_node(r, "nST")
     echo_worker(node, "s1", "sleep_job")
     out = {}
     th = job_thread(node, {"cmd": "job", "kind": "sleep", "payload": 1500, "wait": True, "timeout_ms": 120000}, out, "w")
@@ -368,8 +371,7 @@ def a_worker_with_room_for_many_takes_them_in_one_go():
     script, not one BLMOVE each), runs them at once, and each job is answered exactly once."""
     from snclient import Worker
     r = Redis()
-    node = Node(config={"redis_url": r.url, "node_id": "nM"})
-    wait_for(lambda: node.stat()[1]["node"]["redis"] == "connected")
+    node = connected_node(r, "nM")
     node.cmd({"cmd": "start", "task_id": "mt", "mode": "net", "kind": "mt", "accept_tasks": True})
     ids = [f"mt-{k}" for k in range(20)]
     for k, jid in enumerate(ids):
@@ -487,8 +489,7 @@ def a_job_that_ended_here_and_comes_back_gets_its_end_again():
     again: the node that ran it, taking the id again, writes its end again instead of dropping
     the id (found by the chaos run: the job sat "queued" in no list and its waiter waited)."""
     r = Redis()
-    node = Node(config={"redis_url": r.url, "node_id": "nE"})
-    wait_for(lambda: node.stat()[1]["node"]["redis"] == "connected")
+    node = connected_node(r, "nE")
     echo_worker(node, "e1")
     hash_args = ["id", "back-1", "script_type", "echo", "script", "once", "timeout", "60"]
     r.cli("HSET", "hero:job:back-1", *hash_args)
