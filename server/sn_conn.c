@@ -22,6 +22,7 @@ sn_conn *sn_conn_new(sn_node *n, struct lws *wsi, int role) {
   sn_buf_init(&c->frame, LWS_PRE);
   sn_list_init(&c->outq);
   sn_list_init(&c->fetch_link);
+  sn_list_init(&c->flush_link);
   c->batch = 1;
   sn_list_push(&n->conns, &c->link);
   n->nconns++;
@@ -58,6 +59,7 @@ void sn_conn_detach(sn_conn *c) {
   sn_fetch_closed(c);
   sn_jobs_conn_closed(c);
   sn_pools_conn_closed(c);
+  sn_list_remove(&c->flush_link);
   c->wsi = NULL;
   sn_list_remove(&c->link);
   c->node->nconns--;
@@ -65,16 +67,54 @@ void sn_conn_detach(sn_conn *c) {
   sn_conn_unref(c);
 }
 
-/* Asks lws for c's writable callback, once per loop turn: every ask is an
- * epoll_ctl DEL and ADD through lws-uv (uv_poll_start stops the poll first),
- * and one turn asks many times (a frame per job dispatched to a worker, a
- * wake per put for each fetcher). The mark clears when the callback comes
- * (sn_http.c), so an ask after it counts again. */
+/* A connection asked to write is written at the end of the loop turn, once
+ * its input is read (sn_conn_flush), when the socket is likely to take it;
+ * only what the socket does not take waits for lws's writable callback. That
+ * callback costs a poll round and four epoll_ctl through lws-uv (arming
+ * POLLOUT and clearing it, each a uv_poll_start: DEL and ADD), per frame for
+ * a reader of one item per frame, and a turn asks many times (a frame per job
+ * dispatched to a worker, a wake per put for each fetcher). The mark clears
+ * when the connection is written, so an ask after that counts again. */
 void sn_conn_want_write(sn_conn *c) {
-  if (c->wake_turn == c->node->turn)
+  sn_node *n = c->node;
+  if (c->wake_turn == n->turn)
     return;
-  c->wake_turn = c->node->turn;
+  c->wake_turn = n->turn;
+  if (!n->flushing && c->role != SN_ROLE_HTTP) {
+    if (!sn_list_linked(&c->flush_link))
+      sn_list_push(&n->flushq, &c->flush_link);
+    return;
+  }
   lws_callback_on_writable(c->wsi);
+}
+
+int sn_conn_writeable(sn_conn *c) {
+  c->wake_turn = 0; /* asked for and served: the next ask counts */
+  if (c->role == SN_ROLE_WS_FETCH || c->role == SN_ROLE_WS_FETCH_ALL)
+    return sn_fetch_writeable(c) < 0 ? -1 : 0;
+  return sn_conn_write_queued(c) < 0 ? -1 : 0;
+}
+
+/* One write per connection and turn, as in a writable callback: asks made
+ * while writing (more is ready) go to lws, so the loop reads its sockets
+ * before the next. A connection that is closing, or whose last write lws
+ * still holds in part, waits for the callback as before: the close handshake
+ * and the rest of a partial write are lws's to order. */
+void sn_conn_flush(sn_node *n) {
+  n->flushing = 1;
+  while (!sn_list_empty(&n->flushq)) {
+    sn_conn *c = sn_list_entry(n->flushq.next, sn_conn, flush_link);
+    sn_list_remove(&c->flush_link);
+    if (c->wsi == NULL)
+      continue;
+    if (c->close_code || lws_partial_buffered(c->wsi)) {
+      lws_callback_on_writable(c->wsi);
+      continue;
+    }
+    if (sn_conn_writeable(c) < 0) /* the callback's -1: lws hangs up, not here in its loop */
+      lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+  }
+  n->flushing = 0;
 }
 
 void sn_conn_send(sn_conn *c, const void *data, size_t len, int binary) {

@@ -462,10 +462,7 @@ static int sn__callback(struct lws *wsi, enum lws_callback_reasons reason, void 
   case LWS_CALLBACK_SERVER_WRITEABLE:
     if (c == NULL)
       return 0;
-    c->wake_turn = 0; /* asked for and served: the next ask counts (sn_conn_want_write) */
-    if (c->role == SN_ROLE_WS_FETCH || c->role == SN_ROLE_WS_FETCH_ALL)
-      return sn_fetch_writeable(c) < 0 ? -1 : 0;
-    return sn_conn_write_queued(c) < 0 ? -1 : 0;
+    return sn_conn_writeable(c);
   case LWS_CALLBACK_TIMER:
     if (c == NULL)
       return 0;

@@ -49,6 +49,7 @@ static int sn__find_shim(sn_node *n, sn_error *err) {
 /* A new loop turn: websocket connections may be asked for a writable
  * callback again (sn_conn_want_write asks once per turn). */
 static void sn__turn(uv_prepare_t *h) { ((sn_node *)h->data)->turn++; }
+static void sn__flush(uv_check_t *h) { sn_conn_flush(h->data); }
 
 int sn_node_init(sn_node *n, uv_loop_t *loop, sn_config *cfg, sn_error *err) {
   memset(n, 0, sizeof(*n));
@@ -79,6 +80,10 @@ int sn_node_init(sn_node *n, uv_loop_t *loop, sn_config *cfg, sn_error *err) {
   n->turn_prep.data = n;
   n->turn = 1;
   uv_prepare_start(&n->turn_prep, sn__turn);
+  sn_list_init(&n->flushq);
+  uv_check_init(loop, &n->flush_check);
+  n->flush_check.data = n;
+  uv_check_start(&n->flush_check, sn__flush);
   n->sighup.data = n;
   n->sigint.data = n->sigterm.data = n->shutdown_timer.data = n->poke_timer.data = n->watch_timer.data = n;
   n->qsync_timer.data = n;
@@ -302,6 +307,7 @@ static void sn__finish(sn_node *n) {
   uv_close((uv_handle_t *)&n->watch_timer, NULL);
   uv_close((uv_handle_t *)&n->qsync_timer, NULL);
   uv_close((uv_handle_t *)&n->turn_prep, NULL);
+  uv_close((uv_handle_t *)&n->flush_check, NULL);
   n->scan_soon = 1;
   sn_watch_tick(n); /* a last sweep for orphans */
   sn_zinit_close(n->zinit); /* after the tasks' last requests (remove) are written */

@@ -319,6 +319,7 @@ struct sn_conn {
   int rx_binary;
   int rx_skip;              /* discarding the rest of an oversized message */
   uint64_t wake_turn;       /* the loop turn writable was asked in (0: served since) */
+  sn_list flush_link;       /* in node->flushq: written at the end of this loop turn */
   sn_list outq;             /* sn_frame */
   size_t outq_bytes;
   int rx_paused;
@@ -359,9 +360,14 @@ void sn_conn_ref(sn_conn *c);
 void sn_conn_unref(sn_conn *c);
 /* lws is closing the connection: unlink it from everything. */
 void sn_conn_detach(sn_conn *c);
-/* Asks for a websocket connection's writable callback; asks within one loop
- * turn are one. (HTTP responses ask lws directly: their callback is another.) */
+/* Asks for a websocket connection to be written: at the end of this loop turn
+ * (sn_conn_flush), or in its writable callback; asks within one loop turn are
+ * one. (HTTP responses ask lws directly: their callback is another.) */
 void sn_conn_want_write(sn_conn *c);
+/* What a websocket connection's WRITEABLE callback does; -1 to close. */
+int sn_conn_writeable(sn_conn *c);
+/* Writes the connections asked for in this loop turn (node->flushq). */
+void sn_conn_flush(sn_node *n);
 /* Queues a text (or binary) frame and asks for a WRITEABLE callback. */
 void sn_conn_send(sn_conn *c, const void *data, size_t len, int binary);
 void sn_conn_send_json(sn_conn *c, json_t *obj); /* steals obj */
@@ -416,6 +422,9 @@ struct sn_node {
   uv_timer_t qsync_timer;    /* fsync of the queue logs (queue_fsync "every_ms") */
   uv_prepare_t turn_prep;    /* counts loop turns (turn), before each poll */
   uint64_t turn;
+  uv_check_t flush_check;    /* after each poll: writes the connections in flushq */
+  sn_list flushq;            /* sn_conn by flush_link, asked to write in this turn */
+  int flushing;              /* in sn_conn_flush: asks go to lws */
   uint64_t mem_mark, mem_busy_ms; /* sn_mem.c: activity seen, and when */
   int mem_trimmed;                /* free memory given back since the node went idle */
   char shim_path[4096];
