@@ -28,6 +28,7 @@ typedef struct bench_opts {
   int streams; /* the Redis anchor: pipelined XADD -> XREAD COUNT (1), or LPUSH -> RPOP/BRPOP (0) */
   long queue_len; /* the task's queue_len; 0 = as many as the items (nothing dropped) */
   const char *label; /* the row's name, when not the default */
+  double stall_ms; /* > 0: print each run of items later than this (--stalls) */
 } bench_opts;
 
 static uint64_t now_ns(void) {
@@ -205,6 +206,7 @@ static void http_post(int port, const char *body) {
 typedef struct run {
   const bench_opts *o;
   uint64_t *lat;   /* ns per received item */
+  uint64_t *sent;  /* send time per received item, with --stalls */
   long received, lost;
   uint64_t t_start, t_end;
   wsconn fetch, worker;
@@ -280,8 +282,11 @@ static void scan_times(run *r, const char *p, size_t n, uint64_t now) {
     const char *d = p + 5;
     while (d < end && *d >= '0' && *d <= '9')
       t = t * 10 + (uint64_t)(*d++ - '0');
-    if (r->received < r->o->items)
+    if (r->received < r->o->items) {
+      if (r->sent)
+        r->sent[r->received] = t;
       r->lat[r->received++] = now - t;
+    }
     p += skip;
   }
 }
@@ -465,8 +470,34 @@ static int cmp_u64(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+/* Each run of items later than o->stall_ms, in the order they arrived: when
+ * its first item was sent (ms from the start), how many, the latest. */
+static void print_stalls(const run *r) {
+  uint64_t lim = (uint64_t)(r->o->stall_ms * 1e6);
+  for (long i = 0; i < r->received;) {
+    if (r->lat[i] <= lim) {
+      i++;
+      continue;
+    }
+    long j = i;
+    uint64_t worst = 0;
+    for (; j < r->received && r->lat[j] > lim; j++)
+      worst = r->lat[j] > worst ? r->lat[j] : worst;
+    /* the producer's longest pause between frames just before and in it: a
+     * producer that fell behind its pace sends what it owes at once */
+    uint64_t gap = 0;
+    for (long k = i > 2000 ? i - 2000 : 1; k < j; k++)
+      gap = r->sent[k] - r->sent[k - 1] > gap ? r->sent[k] - r->sent[k - 1] : gap;
+    fprintf(stderr, "stall at %.3f ms: %ld items, up to %.3f ms late; producer paused up to %.3f ms\n",
+            (double)(r->sent[i] - r->t_start) / 1e6, j - i, (double)worst / 1e6, (double)gap / 1e6);
+    i = j;
+  }
+}
+
 static void report(const char *name, run *r) {
   double secs = (double)(r->t_end - r->t_start) / 1e9;
+  if (r->sent)
+    print_stalls(r);
   qsort(r->lat, (size_t)r->received, sizeof(uint64_t), cmp_u64);
   double p50 = r->received ? (double)r->lat[r->received / 2] / 1e6 : 0;
   double p99 = r->received ? (double)r->lat[(size_t)((double)r->received * 0.99)] / 1e6 : 0;
@@ -477,6 +508,8 @@ static void report(const char *name, run *r) {
 static void run_supernode(const bench_opts *o) {
   run r = {.o = o, .lat = calloc((size_t)o->items, sizeof(uint64_t))};
   char body[256], path[128], name[128], hello[128];
+  if (o->stall_ms > 0)
+    r.sent = calloc((size_t)o->items, sizeof(uint64_t));
   static int round;
   size_t n, used;
   snprintf(body, sizeof(body), "{\"cmd\":\"start\",\"task_id\":\"bench%d\",\"mode\":\"net\",\"queue_len\":%ld}",
@@ -507,6 +540,7 @@ static void run_supernode(const bench_opts *o) {
   free(r.fetch.buf);
   free(r.worker.buf);
   free(r.lat);
+  free(r.sent);
 }
 
 static void run_redis(const bench_opts *o) {
@@ -596,9 +630,10 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--rate")) o.rate = atol(argv[i + 1]);
     else if (!strcmp(argv[i], "--redis-streams")) o.streams = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--queue-len")) o.queue_len = atol(argv[i + 1]);
+    else if (!strcmp(argv[i], "--stalls")) o.stall_ms = atof(argv[i + 1]);
     else if (!strcmp(argv[i], "--label")) o.label = argv[i + 1];
     else {
-      fprintf(stderr, "usage: sn-bench --port P --redis-port R [--items N --size S --put-batch B --fetch-batch F --rate R --redis-streams 0|1 --queue-len Q --label NAME]\n");
+      fprintf(stderr, "usage: sn-bench --port P --redis-port R [--items N --size S --put-batch B --fetch-batch F --rate R --redis-streams 0|1 --queue-len Q --label NAME --stalls MS]\n");
       return 2;
     }
   }

@@ -112,11 +112,9 @@ void sn_health_stop(sn_task *t) {
   }
 }
 
-int sn_health_owns(sn_node *n, int pid) {
+size_t sn_health_pids(sn_node *n, pid_t *out) {
   sn_list *pos, *tmp;
-  sn_list_foreach(pos, tmp, &n->checks) {
-    if (sn_list_entry(pos, sn_health, link)->proc.pid == pid)
-      return 1;
-  }
-  return 0;
+  size_t k = 0;
+  sn_list_foreach(pos, tmp, &n->checks) out[k++] = sn_list_entry(pos, sn_health, link)->proc.pid;
+  return k;
 }

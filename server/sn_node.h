@@ -289,8 +289,9 @@ int sn_state_prepare(sn_node *n, sn_error *err);
 /* ---- health: the task's health_check command ---- */
 void sn_health_start(sn_task *t);
 void sn_health_stop(sn_task *t);
-/* True when pid is a health check libuv spawned (and will reap). */
-int sn_health_owns(sn_node *n, int pid);
+/* The pids of the health checks libuv spawned (and will reap), one per entry
+ * of n->checks, into out; returns how many. */
+size_t sn_health_pids(sn_node *n, pid_t *out);
 
 /* ---- watch: memory, timeouts, heartbeats, idle pings, orphans ---- */
 void sn_watch_start(sn_node *n);

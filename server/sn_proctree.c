@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,22 +26,57 @@ static int sn__read_proc(pid_t pid, const char *file, char *buf, size_t cap) {
   return 0;
 }
 
+/* The next space-separated decimal field (a leading '-' allowed) at *p. */
+static int sn__field(const char **p, long long *v) {
+  const char *s = *p;
+  long long x = 0;
+  int neg = 0;
+  if (*s++ != ' ')
+    return -1;
+  if (*s == '-')
+    neg = 1, s++;
+  if (*s < '0' || *s > '9')
+    return -1;
+  while (*s >= '0' && *s <= '9') {
+    if (x > (LLONG_MAX - 9) / 10)
+      return -1;
+    x = x * 10 + (*s++ - '0');
+  }
+  *v = neg ? -x : x;
+  *p = s;
+  return 0;
+}
+
+/* Reads the table's figures from one line by hand: a full table is thousands
+ * of lines every few seconds, and sscanf was a tenth of an idle node's time. */
+int sn_pstat_parse(const char *line, pid_t pid, sn_pstat *out) {
+  /* The command name may hold spaces and parentheses: parse after the last ')'. */
+  const char *p = strrchr(line, ')');
+  long long f[22]; /* fields 4 (ppid) to 24 (rss) of proc(5) */
+  static long page_kb;
+  if (p == NULL || p[1] != ' ' || p[2] == '\0' || p[2] == ' ')
+    return -1;
+  out->state = p[2];
+  p += 3;
+  for (int i = 4; i <= 24; i++) {
+    if (sn__field(&p, &f[i - 4]) != 0)
+      return -1;
+  }
+  if (page_kb == 0)
+    page_kb = sysconf(_SC_PAGESIZE) / 1024;
+  out->pid = pid;
+  out->ppid = (pid_t)f[4 - 4];
+  out->pgid = (pid_t)f[5 - 4];
+  out->cpu_ticks = (unsigned long long)(f[14 - 4] > 0 ? f[14 - 4] : 0) + (unsigned long long)(f[15 - 4] > 0 ? f[15 - 4] : 0);
+  out->rss_kb = f[24 - 4] > 0 ? (unsigned long)f[24 - 4] * (unsigned long)page_kb : 0;
+  return 0;
+}
+
 int sn_pstat_read(pid_t pid, sn_pstat *out) {
-  char buf[512], *p;
+  char buf[1024];
   if (sn__read_proc(pid, "stat", buf, sizeof(buf)) != 0)
     return -1;
-  /* The command name may hold spaces and parentheses: parse after the last ')'. */
-  if ((p = strrchr(buf, ')')) == NULL)
-    return -1;
-  int ppid, pgid;
-  char state;
-  if (sscanf(p + 1, " %c %d %d", &state, &ppid, &pgid) != 3)
-    return -1;
-  out->pid = pid;
-  out->ppid = ppid;
-  out->pgid = pgid;
-  out->state = state;
-  return 0;
+  return sn_pstat_parse(buf, pid, out);
 }
 
 unsigned long long sn_pstart_time(pid_t pid) {
@@ -96,8 +132,8 @@ void sn_ptab_free(sn_ptab *tab) {
   tab->n = tab->cap = 0;
 }
 
-/* Appends the children of parent (the table is sorted by ppid). */
-static size_t sn__children(const sn_pstat *tab, size_t n, pid_t parent, pid_t *out, size_t found, size_t max) {
+/* Appends the positions of parent's children (the table is sorted by ppid). */
+static size_t sn__children(const sn_pstat *tab, size_t n, pid_t parent, size_t *out, size_t found, size_t max) {
   size_t lo = 0, hi = n;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
@@ -108,30 +144,25 @@ static size_t sn__children(const sn_pstat *tab, size_t n, pid_t parent, pid_t *o
   }
   for (; lo < n && tab[lo].ppid == parent && found < max; lo++)
     if (tab[lo].pid != parent)
-      out[found++] = tab[lo].pid;
+      out[found++] = lo;
   return found;
 }
 
-size_t sn_pdescendants(const sn_pstat *tab, size_t n, pid_t root, pid_t *out, size_t max) {
+size_t sn_pdescendants(const sn_pstat *tab, size_t n, pid_t root, size_t *out, size_t max) {
   size_t found = sn__children(tab, n, root, out, 0, max), scan = 0;
   /* Breadth-first over the parent links: out[] doubles as the work list. */
   while (scan < found)
-    found = sn__children(tab, n, out[scan++], out, found, max);
+    found = sn__children(tab, n, tab[out[scan++]].pid, out, found, max);
   return found;
 }
 
+
 int sn_pusage(pid_t pid, unsigned long *rss_kb, unsigned long long *cpu_ticks) {
-  char buf[1024], *p;
-  unsigned long long ut, st;
-  long rss;
-  if (sn__read_proc(pid, "stat", buf, sizeof(buf)) != 0 || (p = strrchr(buf, ')')) == NULL)
+  sn_pstat st;
+  if (sn_pstat_read(pid, &st) != 0)
     return -1;
-  /* After ") ": state is field 3; utime 14, stime 15; rss (pages) 24. */
-  if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %*u %*u %ld", &ut,
-             &st, &rss) != 3)
-    return -1;
-  *rss_kb = rss > 0 ? (unsigned long)rss * (unsigned long)(sysconf(_SC_PAGESIZE) / 1024) : 0;
-  *cpu_ticks = ut + st;
+  *rss_kb = st.rss_kb;
+  *cpu_ticks = st.cpu_ticks;
   return 0;
 }
 
@@ -146,8 +177,7 @@ unsigned long sn_prss_kb(pid_t pid) {
 
 size_t sn_pkill_tree(pid_t root, int sig, int rounds) {
   sn_ptab tab = {0};
-  pid_t *kids = NULL;
-  size_t sent = 0;
+  size_t *kids = NULL, sent = 0;
   while (rounds-- > 0) {
     size_t k, live = 0;
     sn_ptab_read(&tab); /* what could be read is still worth killing */
@@ -157,8 +187,9 @@ size_t sn_pkill_tree(pid_t root, int sig, int rounds) {
     k = sn_pdescendants(tab.v, tab.n, root, kids, tab.n);
     for (size_t i = 0; i < k; i++) {
       sn_pstat st;
-      if (sn_pstat_read(kids[i], &st) == 0 && st.state != 'Z') {
-        kill(kids[i], sig);
+      pid_t pid = tab.v[kids[i]].pid;
+      if (sn_pstat_read(pid, &st) == 0 && st.state != 'Z') {
+        kill(pid, sig);
         live++;
       }
     }

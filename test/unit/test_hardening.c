@@ -170,6 +170,41 @@ START_TEST(queue_leases_hide_items_from_other_consumers) {
 }
 END_TEST
 
+/* A stat line is parsed after the last ')': a worker names itself (comm) as
+ * it likes. The figures are those of proc(5): ppid 4, pgrp 5, utime 14,
+ * stime 15, rss 24 (pages). */
+START_TEST(stat_lines_parse_whatever_the_command_name) {
+  const long kb = sysconf(_SC_PAGESIZE) / 1024;
+  /* fields 6 (session) to 25 (rsslim, not read: it may be 2^64 - 1) */
+  const char *tail = " 1 2 -1 4 5 6 7 8 10 11 0 0 20 0 1 0 4242 123456 77 18446744073709551615";
+  const char *names[] = {"(sleep)", "(a) b)", "() R 9 9)", "((()", "( )", "(x) S 1 2 3 4 5 6 7 8 9 10 11 12 13)"};
+  char line[512];
+  sn_pstat st;
+  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+    snprintf(line, sizeof(line), "321 %s S 99 98%s\n", names[i], tail);
+    memset(&st, 0, sizeof(st));
+    ck_assert_int_eq(sn_pstat_parse(line, 321, &st), 0);
+    ck_assert_int_eq(st.pid, 321);
+    ck_assert_int_eq(st.state, 'S');
+    ck_assert_int_eq(st.ppid, 99);
+    ck_assert_int_eq(st.pgid, 98);
+    ck_assert_uint_eq(st.cpu_ticks, 10 + 11);
+    ck_assert_uint_eq(st.rss_kb, 77 * (unsigned long)kb);
+  }
+  /* not a stat line: refused, whatever is missing */
+  const char *bad[] = {"", "321 (x)", "321 (x) ", "321 (x)  S 1 2", "321 (x) S 99 98 1 2", "321 (x) S a 98",
+                       "321 (x) S 99 98 1 2 -1 4 5 6 7 8 10 11 0 0 20 0 1 0 4242 123456", /* no rss */
+                       "321 (x) S 99 98 1 2 3 4 5 6 7 8 9 99999999999999999999 11 -1 -2 20 0 1 0 4242 123456 77"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    ck_assert_int_eq(sn_pstat_parse(bad[i], 321, &st), -1);
+  /* and the node's own line, read from /proc, agrees with the kernel's parent */
+  ck_assert_int_eq(sn_pstat_read(getpid(), &st), 0);
+  ck_assert_int_eq(st.ppid, getppid());
+  ck_assert_int_eq(st.state, 'R');
+  ck_assert_uint_gt(st.rss_kb, 0);
+}
+END_TEST
+
 /* The process table is not capped: more processes than its first size. */
 START_TEST(process_table_has_no_cap) {
   enum { N = 1500 };
@@ -190,8 +225,10 @@ START_TEST(process_table_has_no_cap) {
     mine += tab.v[i].ppid == me;
   ck_assert_uint_ge(tab.n, N);
   ck_assert_uint_ge(mine, N);
-  pid_t *out = malloc(sizeof(pid_t) * tab.n);
-  ck_assert_uint_ge(sn_pdescendants(tab.v, tab.n, me, out, tab.n), N);
+  size_t *out = malloc(sizeof(size_t) * tab.n), k = sn_pdescendants(tab.v, tab.n, me, out, tab.n);
+  ck_assert_uint_ge(k, N);
+  for (size_t i = 0; i < k; i++)
+    ck_assert_int_eq(tab.v[out[i]].ppid, me); /* the forks have no children */
   free(out);
   sn_ptab_free(&tab);
   for (int i = 0; i < N; i++)
@@ -319,6 +356,7 @@ Suite *sn_hardening_suite(void) {
   tcase_add_test(tc, origin_policy_with_token);
   tcase_add_test(tc, queue_leases_hide_items_from_other_consumers);
   tcase_add_test(tc, process_table_has_no_cap);
+  tcase_add_test(tc, stat_lines_parse_whatever_the_command_name);
   tcase_add_test(tc, process_start_time_tells_reused_pids_apart);
   tcase_add_test(tc, map_stays_small_over_a_million_keys);
   tcase_add_test(tc, queue_log_replays_and_survives_a_cut_record);
