@@ -80,12 +80,13 @@ void sn_conn_want_write(sn_conn *c) {
   if (c->wake_turn == n->turn)
     return;
   c->wake_turn = n->turn;
-  if (!n->flushing && c->role != SN_ROLE_HTTP) {
-    if (!sn_list_linked(&c->flush_link))
-      sn_list_push(&n->flushq, &c->flush_link);
-    return;
+  if (c->role == SN_ROLE_HTTP) {
+    lws_callback_on_writable(c->wsi);
+  } else if (c == n->flushing) {
+    n->flush_more = 1;
+  } else if (!sn_list_linked(&c->flush_link)) {
+    sn_list_push(&n->flushq, &c->flush_link);
   }
-  lws_callback_on_writable(c->wsi);
 }
 
 int sn_conn_writeable(sn_conn *c) {
@@ -95,26 +96,41 @@ int sn_conn_writeable(sn_conn *c) {
   return sn_conn_write_queued(c) < 0 ? -1 : 0;
 }
 
-/* One write per connection and turn, as in a writable callback: asks made
- * while writing (more is ready) go to lws, so the loop reads its sockets
- * before the next. A connection that is closing, or whose last write lws
- * still holds in part, waits for the callback as before: the close handshake
- * and the rest of a partial write are lws's to order. */
+/* Writes c while it has more ready and the socket takes it all, up to
+ * SN_FLUSH_WRITES writes (of up to SN_WSOUT_MAX each): then the loop reads
+ * its sockets before the next, in c's writable callback. A connection that
+ * is closing, or whose last write lws still holds in part, waits for the
+ * callback as before: the close handshake and the rest of a partial write are
+ * lws's to order. */
+#define SN_FLUSH_WRITES 4
+
+static void sn__flush_one(sn_node *n, sn_conn *c) {
+  for (int w = 0; c->wsi; w++) {
+    int rc;
+    if (c->close_code || lws_partial_buffered(c->wsi) || w == SN_FLUSH_WRITES) {
+      c->wake_turn = n->turn;
+      lws_callback_on_writable(c->wsi);
+      return;
+    }
+    n->flushing = c;
+    n->flush_more = 0;
+    rc = sn_conn_writeable(c);
+    n->flushing = NULL;
+    if (rc < 0) { /* the callback's -1: lws hangs up, not here in its loop */
+      lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+      return;
+    }
+    if (!n->flush_more)
+      return;
+  }
+}
+
 void sn_conn_flush(sn_node *n) {
-  n->flushing = 1;
   while (!sn_list_empty(&n->flushq)) {
     sn_conn *c = sn_list_entry(n->flushq.next, sn_conn, flush_link);
     sn_list_remove(&c->flush_link);
-    if (c->wsi == NULL)
-      continue;
-    if (c->close_code || lws_partial_buffered(c->wsi)) {
-      lws_callback_on_writable(c->wsi);
-      continue;
-    }
-    if (sn_conn_writeable(c) < 0) /* the callback's -1: lws hangs up, not here in its loop */
-      lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+    sn__flush_one(n, c);
   }
-  n->flushing = 0;
 }
 
 void sn_conn_send(sn_conn *c, const void *data, size_t len, int binary) {

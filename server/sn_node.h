@@ -425,7 +425,8 @@ struct sn_node {
   uint64_t turn;
   uv_check_t flush_check;    /* after each poll: writes the connections in flushq */
   sn_list flushq;            /* sn_conn by flush_link, asked to write in this turn */
-  int flushing;              /* in sn_conn_flush: asks go to lws */
+  sn_conn *flushing;         /* the connection sn_conn_flush is writing */
+  int flush_more;            /* it asked to write again (more is ready) */
   uint64_t mem_mark, mem_busy_ms; /* sn_mem.c: activity seen, and when */
   int mem_trimmed;                /* free memory given back since the node went idle */
   char shim_path[4096];
