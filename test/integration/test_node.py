@@ -322,6 +322,72 @@ def frames_of_every_size_reach_a_plain_reader():
 
 
 @test
+def a_reader_whose_socket_fills_gets_every_item_once_it_reads():
+    """The node writes a reader at the end of the loop turn, outside lws's writable callback;
+    what its socket does not take, lws keeps and sends first. A reader with a small receive
+    buffer that stops reading while a worker puts, then reads, then stops again, gets every
+    item once, in order, in whole frames; a reader beside it that keeps reading gets them all
+    too, and so does a reader of one item per frame."""
+    node = Node()
+    total = 30000
+    node.cmd({"cmd": "start", "task_id": "fill", "mode": "net", "queue_len": total})
+    lazy = socket.socket()
+    lazy.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: the window stays small
+    lazy.connect(("127.0.0.1", node.port))
+    lazy.sendall(b"GET /m/fetch/fill?from=oldest&batch=50 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                 b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    f = RawWS.__new__(RawWS)  # the raw reader's frame parser on the socket opened above
+    f.s, f.buf, f.loose_lengths = lazy, b"", 0
+    f.head = f._until(b"\r\n\r\n")
+    check(f.head.startswith(b"HTTP/1.1 101"), "the small-buffer reader is upgraded", f.head[:40])
+    eager = RawWS(node.port, "/m/fetch/fill?from=oldest&batch=100")
+    single = RawWS(node.port, "/m/fetch/fill?from=oldest")
+    w = Worker(node.port, "fill")
+    pad = "q" * 500  # half of the items is twice what a socket buffer may grow to (4 MiB)
+
+    others = []  # frames that are neither items nor an item (a gap would be one)
+
+    def read_items(r, until, into, timeout=60):
+        r.s.settimeout(timeout)
+        while len(into) < until:
+            op, p = r.recv_frame()
+            m = json.loads(p)
+            if m["type"] == "items":
+                into += [it["seq"] for it in m["items"]]
+            elif m["type"] == "data":
+                into.append(m["seq"])
+            else:
+                others.append(m)
+        return into
+
+    for k in range(0, total // 2, 100):
+        w.put_items([{"n": k + i, "pad": pad} for i in range(100)])
+    got_eager = read_items(eager, total // 2, [])
+    got_single = read_items(single, total // 2, [])
+    # the lazy reader has read nothing: the node holds at most one write for it
+    check(wait_for(lambda: node.task("fill")["queue"]["next_seq"] == total // 2 + 1), "half of the items queued")
+    got_lazy = read_items(f, 2000, [])  # a little, then stop again
+    for k in range(total // 2, total, 100):
+        w.put_items([{"n": k + i, "pad": pad} for i in range(100)])
+    read_items(eager, total, got_eager)
+    read_items(single, total, got_single)
+    read_items(f, total, got_lazy)
+    want = list(range(1, total + 1))
+    check(got_lazy == want, "the reader that stopped twice got every item once, in order",
+          [a for a, b in zip(got_lazy, want) if a != b][:3] or len(got_lazy))
+    check(got_eager == want and got_single == want, "and so did the two that kept reading",
+          (len(got_eager), len(got_single)))
+    check(others == [], "nothing but items (no gap)", others[:2])
+    check(f.loose_lengths == 0 and eager.loose_lengths == 0, "every length in the fewest bytes")
+    s, _ = node.cmd({"cmd": "ping"})
+    check(s == 200, "node still answers")
+    for c in (lazy, eager.s, single.s):
+        c.close()
+    w.close()
+    node.stop()
+
+
+@test
 def memory_a_burst_freed_goes_back_once_the_node_is_idle():
     """The node keeps freed memory for reuse while items flow (no page faults for the next burst's
     queue chunks) and gives it back once a second passes without items or jobs."""
