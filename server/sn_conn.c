@@ -80,8 +80,8 @@ void sn_conn_want_write(sn_conn *c) {
   if (c->wake_turn == n->turn)
     return;
   c->wake_turn = n->turn;
-  if (c->role == SN_ROLE_HTTP) {
-    lws_callback_on_writable(c->wsi);
+  if (c->role == SN_ROLE_HTTP || !uv_is_active((const uv_handle_t *)&n->flush_check)) {
+    lws_callback_on_writable(c->wsi); /* (the node is past its end: no flush comes) */
   } else if (c == n->flushing) {
     n->flush_more = 1;
   } else if (!sn_list_linked(&c->flush_link)) {

@@ -307,6 +307,7 @@ static void sn__finish(sn_node *n) {
   uv_close((uv_handle_t *)&n->watch_timer, NULL);
   uv_close((uv_handle_t *)&n->qsync_timer, NULL);
   uv_close((uv_handle_t *)&n->turn_prep, NULL);
+  sn_conn_flush(n); /* what the tasks' end queued (a worker's last frames); later asks go to lws */
   uv_close((uv_handle_t *)&n->flush_check, NULL);
   n->scan_soon = 1;
   sn_watch_tick(n); /* a last sweep for orphans */
