@@ -73,6 +73,7 @@ class Node:
     """One real supernode process on a free port."""
 
     count = 0
+    live = []  # started and not stopped: run_all ends those a test left behind (it raised)
 
     def __init__(self, config=None, args=()):
         Node.count += 1
@@ -96,6 +97,7 @@ class Node:
             self.proc.kill()
             raise RuntimeError(f"node did not start: {line!r}\n{open(self.log_path).read()[-3000:]}")
         self.port = int(m.group(1))
+        Node.live.append(self)
 
     def cmd(self, body, headers=None):
         return http(self.port, "POST", "/m/cmd", body, headers)
@@ -119,6 +121,8 @@ class Node:
 
     def stop(self, name="node"):
         """SIGTERM, wait, and check it exited 0 (ASan/valgrind report through the exit code)."""
+        if self in Node.live:
+            Node.live.remove(self)
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
@@ -135,6 +139,21 @@ class Node:
         return rc
 
 
+def _end_left_nodes():
+    """A test that raised never stopped its nodes: they would run on past the suite (a node under
+    valgrind was found running 25 minutes after one). SIGTERM, then SIGKILL."""
+    for n in Node.live:
+        if n.proc.poll() is None:
+            n.proc.send_signal(signal.SIGTERM)
+            try:
+                n.proc.wait(timeout=10 * SLOW)
+            except subprocess.TimeoutExpired:
+                n.proc.kill()
+                n.proc.wait()
+        n.log.close()
+    Node.live.clear()
+
+
 def run_all(only=None):
     for fn in _tests:
         if only and not any(o in fn.__name__ for o in only):
@@ -144,6 +163,7 @@ def run_all(only=None):
             fn()
         except Exception:
             check(False, f"{fn.__name__} raised", traceback.format_exc())
+        _end_left_nodes()
     if results["skipped"]:
         print(f"{len(results['skipped'])} skipped: " + "; ".join(results["skipped"]), flush=True)
     print(f"{results['passed']} passed, {results['failed']} failed", flush=True)
