@@ -112,3 +112,9 @@ put("sdk", "job", ws_frame(1, json.dumps({"type": "job", "job_id": "j-1", "paylo
 put("sdk", "frag", ws_frame(1, '{"type":"cmd",', fin=False) + ws_frame(9, "p") + ws_frame(0, '"data":[1]}'))
 put("sdk", "misc", ws_frame(1, '{"type":"ping","job_id":"ping-1"}') + ws_frame(1, '{"type":"cancel","job_id":"j-1"}') +
     ws_frame(1, '{"type":"error","error":{"code":"bad_json","message":"x"}}') + ws_frame(8, b"\x03\xe8"))
+
+# /proc/<pid>/stat lines: the kernel's format, with command names a worker could give itself.
+stat_tail = " S 1 812 812 0 -1 4194560 1057 0 0 0 12 3 0 0 20 0 1 0 4242 9895936 812 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n"
+for i, name in enumerate(["sleep", "a) b", ") R 1 2 3", "((", " ", "x" * 15]):
+    put("proc", f"stat{i}", f"4242 ({name}){stat_tail}")
+put("proc", "zombie", "4242 (w) Z 1 812 812 0 -1 4227148 0 0 0 0 0 0 0 0 20 0 1 0 4242 0 0 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n")
