@@ -156,7 +156,6 @@ size_t sn_pdescendants(const sn_pstat *tab, size_t n, pid_t root, size_t *out, s
   return found;
 }
 
-
 int sn_pusage(pid_t pid, unsigned long *rss_kb, unsigned long long *cpu_ticks) {
   sn_pstat st;
   if (sn_pstat_read(pid, &st) != 0)
