@@ -5,7 +5,6 @@
  * one pass over the tasks, because the format wants a family's samples
  * together. The label set of each task is escaped once into `labels`. */
 #include <dirent.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -175,20 +174,14 @@ static void sn__backends(sn_mctx *m) {
   sn__gauge(m->b, "supernode_zinit_up", "1 while the node is connected to zinit.", n->zinit && sn_zinit_up(n->zinit));
 }
 
-/* The standard process_* series, from /proc/self. */
+/* The standard process_* series, from /proc/self (its stat line read as the
+ * watch reads every process's: sn_pstat_read). */
 static void sn__process(sn_buf *b) {
-  char st[1024], *p;
-  int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-  ssize_t r = fd >= 0 ? read(fd, st, sizeof(st) - 1) : -1;
-  unsigned long long ut = 0, stt = 0, start = 0, vsize = 0, rss = 0, btime = 0;
+  sn_pstat st;
+  unsigned long long btime = 0;
   double tick = (double)sysconf(_SC_CLK_TCK);
-  if (fd >= 0)
-    close(fd);
-  st[r > 0 ? r : 0] = '\0';
-  /* After the ")" of comm: state is field 3, utime 14, stime 15, starttime 22, vsize 23, rss 24. */
-  if ((p = strrchr(st, ')')) != NULL)
-    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu %llu %llu",
-           &ut, &stt, &start, &vsize, &rss);
+  if (sn_pstat_read(getpid(), &st) != 0)
+    memset(&st, 0, sizeof(st)); /* the figures read 0, as they did when the line could not be read */
   FILE *f = fopen("/proc/stat", "re");
   char line[256];
   while (f && fgets(line, sizeof(line), f))
@@ -206,14 +199,14 @@ static void sn__process(sn_buf *b) {
   getrlimit(RLIMIT_NOFILE, &rl);
   sn_prom_family(b, "process_cpu_seconds_total", "counter", "User and system CPU time spent in seconds.");
   sn_buf_puts(b, "process_cpu_seconds_total ");
-  sn_prom_double(b, (double)(ut + stt) / tick);
+  sn_prom_double(b, (double)st.cpu_ticks / tick);
   sn_buf_puts(b, "\n");
-  sn__gauge(b, "process_resident_memory_bytes", "Resident memory size in bytes.", (double)rss * (double)sysconf(_SC_PAGESIZE));
-  sn__gauge(b, "process_virtual_memory_bytes", "Virtual memory size in bytes.", (double)vsize);
+  sn__gauge(b, "process_resident_memory_bytes", "Resident memory size in bytes.", (double)st.rss_kb * 1024.0);
+  sn__gauge(b, "process_virtual_memory_bytes", "Virtual memory size in bytes.", (double)st.vsize);
   sn__gauge(b, "process_open_fds", "Number of open file descriptors.", (double)(fds > 0 ? fds - 1 : 0)); /* minus the DIR's own */
   sn__gauge(b, "process_max_fds", "Maximum number of open file descriptors.", (double)rl.rlim_cur);
   sn__gauge(b, "process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
-            (double)btime + (double)start / tick);
+            (double)btime + (double)st.start_time / tick);
 }
 
 static void sn__node(sn_mctx *m) {

@@ -68,6 +68,8 @@ int sn_pstat_parse(const char *line, pid_t pid, sn_pstat *out) {
   out->ppid = (pid_t)f[4 - 4];
   out->pgid = (pid_t)f[5 - 4];
   out->cpu_ticks = (unsigned long long)(f[14 - 4] > 0 ? f[14 - 4] : 0) + (unsigned long long)(f[15 - 4] > 0 ? f[15 - 4] : 0);
+  out->start_time = f[22 - 4] > 0 ? (unsigned long long)f[22 - 4] : 0;
+  out->vsize = f[23 - 4] > 0 ? (unsigned long long)f[23 - 4] : 0;
   out->rss_kb = f[24 - 4] > 0 ? (unsigned long)f[24 - 4] * (unsigned long)page_kb : 0;
   return 0;
 }
@@ -80,14 +82,8 @@ int sn_pstat_read(pid_t pid, sn_pstat *out) {
 }
 
 unsigned long long sn_pstart_time(pid_t pid) {
-  char buf[1024], *p;
-  unsigned long long start = 0;
-  if (sn__read_proc(pid, "stat", buf, sizeof(buf)) != 0 || (p = strrchr(buf, ')')) == NULL)
-    return 0;
-  /* After ") ": state is field 3; starttime is field 22, 19 fields on. */
-  if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &start) != 1)
-    return 0;
-  return start;
+  sn_pstat st;
+  return sn_pstat_read(pid, &st) == 0 ? st.start_time : 0;
 }
 
 static int sn__by_ppid(const void *a, const void *b) {
@@ -154,15 +150,6 @@ size_t sn_pdescendants(const sn_pstat *tab, size_t n, pid_t root, size_t *out, s
   while (scan < found)
     found = sn__children(tab, n, tab[out[scan++]].pid, out, found, max);
   return found;
-}
-
-int sn_pusage(pid_t pid, unsigned long *rss_kb, unsigned long long *cpu_ticks) {
-  sn_pstat st;
-  if (sn_pstat_read(pid, &st) != 0)
-    return -1;
-  *rss_kb = st.rss_kb;
-  *cpu_ticks = st.cpu_ticks;
-  return 0;
 }
 
 unsigned long sn_prss_kb(pid_t pid) {

@@ -11,6 +11,8 @@ typedef struct sn_pstat {
   char state;
   unsigned long rss_kb;         /* resident memory */
   unsigned long long cpu_ticks; /* utime + stime, clock ticks */
+  unsigned long long start_time; /* clock ticks since boot (sn_pstart_time) */
+  unsigned long long vsize;      /* virtual memory, bytes */
 } sn_pstat;
 
 /* Parses a /proc/<pid>/stat line (NUL-terminated; no I/O): 0, or -1 when it
@@ -35,9 +37,6 @@ size_t sn_pdescendants(const sn_pstat *tab, size_t n, pid_t root, size_t *out, s
 /* When the process started (clock ticks since boot, /proc/PID/stat field 22):
  * with the pid, it names one process, even after the pid is reused. 0 when gone. */
 unsigned long long sn_pstart_time(pid_t pid);
-/* Resident memory (kB) and CPU time (utime + stime, clock ticks) of a
- * process, from one read of /proc/<pid>/stat; -1 when gone. */
-int sn_pusage(pid_t pid, unsigned long *rss_kb, unsigned long long *cpu_ticks);
 /* VmRSS of a process in kB, 0 when gone. */
 unsigned long sn_prss_kb(pid_t pid);
 /* Sends sig to every descendant of root (not root), repeatedly until none is

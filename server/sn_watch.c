@@ -77,10 +77,9 @@ static void sn__check_memory(sn_task *t, const sn_pstat *tab, size_t np, size_t 
   /* Native runs: the shim's descendants. zinit runs: the worker and its tree. */
   size_t k = sn_pdescendants(tab, np, t->zinit ? t->pid : t->proc->pid, buf, np);
   uint64_t kb = 0, ticks = 0;
-  unsigned long rss;
-  unsigned long long cpu;
-  if (t->zinit && sn_pusage(t->pid, &rss, &cpu) == 0)
-    kb += rss, ticks += cpu;
+  sn_pstat root;
+  if (t->zinit && sn_pstat_read(t->pid, &root) == 0)
+    kb += root.rss_kb, ticks += root.cpu_ticks;
   for (size_t i = 0; i < k; i++)
     kb += tab[buf[i]].rss_kb, ticks += tab[buf[i]].cpu_ticks;
   t->mem_kb = kb;

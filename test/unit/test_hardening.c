@@ -190,6 +190,8 @@ START_TEST(stat_lines_parse_whatever_the_command_name) {
     ck_assert_int_eq(st.pgid, 98);
     ck_assert_uint_eq(st.cpu_ticks, 10 + 11);
     ck_assert_uint_eq(st.rss_kb, 77 * (unsigned long)kb);
+    ck_assert_uint_eq(st.start_time, 4242);
+    ck_assert_uint_eq(st.vsize, 123456);
   }
   /* not a stat line: refused, whatever is missing */
   const char *bad[] = {"", "321 (x)", "321 (x) ", "321 (x)  S 1 2", "321 (x) S 99 98 1 2", "321 (x) S a 98",
